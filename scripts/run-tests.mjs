@@ -1,0 +1,27 @@
+// Runs every test/**/*.test.ts file with Node's test runner. Node 20's runner
+// does not glob TypeScript files itself, so the list is built here.
+// Usage: node scripts/run-tests.mjs [filter...]  (filters match file paths)
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+const filters = process.argv.slice(2);
+const files = readdirSync("test", { recursive: true })
+  .map((name) => join("test", String(name)))
+  .filter((path) => path.endsWith(".test.ts"))
+  .filter((path) => filters.length === 0 || filters.some((f) => path.includes(f)))
+  .sort();
+
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(" ")}`);
+  process.exit(1);
+}
+
+// isolated-vm needs --no-node-snapshot on Node 20; NODE_OPTIONS reaches every test process.
+const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --no-node-snapshot`.trim() };
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files],
+  { stdio: "inherit", env },
+);
+process.exit(result.status ?? 1);

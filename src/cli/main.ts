@@ -1,0 +1,58 @@
+import { Command, CommanderError } from "commander";
+import { isWardenError, isConfigError } from "../errors/index.js";
+import { VERSION } from "../version.js";
+import { addLimitFlags, limitInputsFrom } from "./limit-flags.js";
+import { limitsCommand } from "./limits-command.js";
+import { EXIT, processIO, type CliIO } from "./io.js";
+
+function program(io: CliIO, setExit: (code: number) => void): Command {
+  const root = new Command("warden")
+    .description("Run untrusted JavaScript/TypeScript under hard resource limits.")
+    .version(VERSION, "-v, --version")
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(run warden --help for usage)")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 script error, 2 usage or config error, 3 limit exceeded.\n" +
+        "Units: durations 50ms, 2s, 5min (bare number = ms); sizes 128MB (10^6), 64MiB (2^20), 1GiB (bare number = bytes).\n" +
+        "0 or -1 disables a limit. Precedence: defaults < profile < config file < environment < flags.",
+    );
+
+  addLimitFlags(
+    root
+      .command("limits")
+      .description("print the effective limits with value, unit and where each came from")
+      .option("--json", "print one JSON object keyed by limit key"),
+  ).action((options: Record<string, unknown>) => {
+    setExit(limitsCommand(limitInputsFrom(options, io), options["json"] === true, io));
+  });
+
+  return root;
+}
+
+/** Runs the CLI with `argv` (without `node` and the script path) and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let exit: number = EXIT.ok;
+  const root = program(io, (code) => (exit = code));
+  for (const command of root.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  try {
+    await root.parseAsync([...argv], { from: "user" });
+    return exit;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with exit code 0; usage errors are already printed.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (isConfigError(error)) {
+      io.err(`warden: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (isWardenError(error)) {
+      io.err(`warden: ${error.message}\n`);
+      return EXIT.internal;
+    }
+    io.err(`warden: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    return EXIT.internal;
+  }
+}

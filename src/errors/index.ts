@@ -1,0 +1,36 @@
+export { ERROR_CODES, statusFor, type ErrorCode } from "./codes.js";
+export { LIMIT_KINDS, LIMIT_CODES, type LimitKind } from "./limit-kinds.js";
+export {
+  WardenError,
+  LimitExceededError,
+  ScriptError,
+  ConfigError,
+  OverloadError,
+  QueueTimeoutError,
+  EngineError,
+  DisposedError,
+  AbortedError,
+  limitMessage,
+  RECURSION_HINT,
+  WARDEN_ERROR_BRAND,
+  type ErrorFamily,
+  type WardenErrorOptions,
+  type LimitUnit,
+  type LimitExceededDetails,
+  type SourcePosition,
+  type ScriptErrorDetails,
+  type ConfigErrorDetails,
+  type OverloadScope,
+  type OverloadErrorDetails,
+} from "./errors.js";
+export {
+  isWardenError,
+  isLimitExceeded,
+  isScriptError,
+  isConfigError,
+  isOverloadError,
+  isQueueTimeoutError,
+  isEngineError,
+  isDisposedError,
+  isAbortedError,
+} from "./guards.js";

@@ -1,0 +1,8 @@
+/**
+ * Warden: run untrusted JavaScript/TypeScript under hard resource limits.
+ * This is the package's public surface.
+ */
+export * from "./errors/index.js";
+export * from "./limits/index.js";
+export { parseDuration, parseSize, formatSize, formatDuration } from "./units/index.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,11 @@
+export {
+  parseDuration,
+  parseSize,
+  formatSize,
+  formatDuration,
+  UnitParseError,
+  EXPECTED_DURATION,
+  EXPECTED_SIZE,
+  SIZE_UNITS,
+  DURATION_UNITS,
+} from "./units.js";
