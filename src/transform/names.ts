@@ -1,0 +1,30 @@
+/**
+ * Identifiers the instrumentation uses inside the guest realm. They live in the
+ * guest's global lexical scope (script-scope `let`/`const`), which guest code
+ * can only reach by name; any guest source naming an identifier with this
+ * prefix is refused, so guests cannot read or reset their own budgets.
+ */
+export const RESERVED_PREFIX = "__warden";
+
+/** Current call depth. */
+export const DEPTH = "__wardenD";
+/** Maximum call depth for this run (Infinity when disabled; -1 once a limit tripped). */
+export const MAX_DEPTH = "__wardenM";
+/** Instructions left before the next checkpoint (warning or exhaustion). */
+export const FUEL = "__wardenF";
+/** Called when a check fails: decides which limit tripped and throws it. */
+export const TRIP = "__wardenT";
+/** First statement of every guest `catch`: rethrows limit errors, converts engine resource errors. */
+export const CATCH = "__wardenC";
+/** First statement of every guest `finally`: refuses to run guest code after a limit. */
+export const FINALLY = "__wardenX";
+/** Frame-local flag of async functions and generators: suspended at an await/yield. */
+export const SUSPENDED = "__wardenS";
+/** Frame-local temporary of async functions and generators. */
+export const TEMP = "__wardenV";
+/** Catch parameter name when the guest gave none or a destructuring pattern. */
+export const CATCH_PARAM = "__wardenE";
+/** Replacement for dynamic `import()`, which the sandbox refuses with a clear error. */
+export const DYNAMIC_IMPORT = "__wardenImport";
+/** First statement of every run: reads the per-run configuration. */
+export const BOOT = "__wardenBoot";

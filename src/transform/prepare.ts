@@ -1,0 +1,108 @@
+import { createHash } from "node:crypto";
+import remapping from "@jridgewell/remapping";
+import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
+import { ScriptError } from "../errors/index.js";
+import { GuestSyntaxError, instrument, type SourceKind } from "./instrument.js";
+import { isTypeScript, stripTypes } from "./strip-types.js";
+
+/** A guest source ready to compile on any engine. */
+export interface PreparedSource {
+  /** The user's file name, as shown in stack traces. */
+  readonly filename: string;
+  /** Script or ES module. */
+  readonly kind: SourceKind;
+  /** Instrumented JavaScript to compile. */
+  readonly code: string;
+  /** Stable key of (filename, source), for compile caches. */
+  readonly key: string;
+  /** Maps a 1-based line and column of `code` to the user's original file. */
+  originalPosition(line: number, column: number): { line: number; column: number } | undefined;
+  /** Rewrites `filename:line:column` positions in a guest stack to the user's original file. */
+  remapStack(stack: string): string;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+class Prepared implements PreparedSource {
+  private trace: TraceMap | undefined;
+  constructor(
+    readonly filename: string,
+    readonly kind: SourceKind,
+    readonly code: string,
+    readonly key: string,
+    private readonly maps: () => TraceMap,
+  ) {}
+
+  originalPosition(line: number, column: number): { line: number; column: number } | undefined {
+    this.trace ??= this.maps();
+    const found = originalPositionFor(this.trace, { line, column: Math.max(0, column - 1) });
+    return found.line === null ? undefined : { line: found.line, column: found.column + 1 };
+  }
+
+  remapStack(stack: string): string {
+    const pattern = new RegExp(`${escapeRegExp(this.filename)}:(\\d+):(\\d+)`, "g");
+    return stack.replace(pattern, (whole, line: string, column: string) => {
+      const original = this.originalPosition(Number(line), Number(column));
+      return original ? `${this.filename}:${original.line}:${original.column}` : whole;
+    });
+  }
+}
+
+const CACHE_SIZE = 256;
+const cache = new Map<string, PreparedSource>();
+
+/**
+ * Prepares guest source: strips TypeScript types (for `.ts` files), parses,
+ * and instruments it, with a composed source map back to the user's file.
+ * Results are cached by file name and content. A source that does not parse
+ * throws a {@link ScriptError} with the position in the user's file.
+ */
+export function prepareSource(source: string, filename: string): PreparedSource {
+  const key = createHash("sha256").update(filename).update("\0").update(source).digest("base64url");
+  const hit = cache.get(key);
+  if (hit) {
+    // Refresh recency: a Map iterates in insertion order, so re-insert.
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  const stripped = isTypeScript(filename) ? guard(filename, () => stripTypes(source, filename)) : undefined;
+  const output = guard(filename, () => instrument(stripped?.code ?? source, filename), stripped?.map);
+  const maps = () =>
+    new TraceMap(
+      (stripped ? remapping([output.map.toString(), stripped.map], () => null) : output.map.toString()) as never,
+    );
+  const prepared = new Prepared(filename, output.kind, output.code, key, maps);
+  cache.set(key, prepared);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  return prepared;
+}
+
+/**
+ * Runs one preparation step, turning a {@link GuestSyntaxError} into a
+ * {@link ScriptError}; `inputMap` maps the step's input back to the user's file.
+ */
+function guard<T>(filename: string, step: () => T, inputMap?: string): T {
+  try {
+    return step();
+  } catch (error) {
+    if (!(error instanceof GuestSyntaxError)) throw error;
+    let line = error.line;
+    let column = error.column + 1;
+    if (inputMap) {
+      const found = originalPositionFor(new TraceMap(inputMap as never), { line, column: error.column });
+      if (found.line !== null) {
+        line = found.line;
+        column = found.column + 1;
+      }
+    }
+    throw new ScriptError({
+      guestName: "SyntaxError",
+      guestMessage: error.message,
+      guestStack: `SyntaxError: ${error.message}\n    at ${filename}:${line}:${column}`,
+      position: { file: filename, line, column },
+    });
+  }
+}
