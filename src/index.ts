@@ -6,3 +6,5 @@ export * from "./errors/index.js";
 export * from "./limits/index.js";
 export { parseDuration, parseSize, formatSize, formatDuration } from "./units/index.js";
 export { VERSION } from "./version.js";
+export * from "./runtime/index.js";
+export { ENGINE_NAMES, type EngineName, type Usage, type WarningBudget, type ConsoleLevel } from "./engine/index.js";

@@ -69,10 +69,13 @@ function parseAs(source: string, kind: SourceKind): AnyNode {
     // Every identifier-like token, whatever its role (variable, parameter, property, label).
     onToken(token) {
       if (token.type.label === "name" && String((token as { value?: unknown }).value).startsWith(RESERVED_PREFIX)) {
-        throw Object.assign(new SyntaxError(`identifiers starting with ${RESERVED_PREFIX} are reserved by the sandbox`), {
-          loc: token.loc?.start,
-          reserved: true,
-        });
+        throw Object.assign(
+          new SyntaxError(`identifiers starting with ${RESERVED_PREFIX} are reserved by the sandbox`),
+          {
+            loc: token.loc?.start,
+            reserved: true,
+          },
+        );
       }
     },
   }) as unknown as AnyNode;
@@ -165,36 +168,39 @@ export function instrument(source: string, filename: string): Instrumented {
   ancestor(ast as never, guestVisitors as never);
 
   // Loops and functions in a second pass so their insertions wrap the ones above.
-  ancestor(ast as never, {
-    Function(node: AnyNode) {
-      const fn = node as FunctionNode;
-      const enter = fn.async || fn.generator ? SUSPENDABLE_ENTER : ENTER;
-      const leave = fn.async || fn.generator ? SUSPENDABLE_LEAVE : LEAVE;
-      const body = fn.body;
-      if (fn.expression) {
-        s.appendLeft(body.start, `{${enter}try{return `);
-        s.appendLeft(body.end, `${leave}}`);
-        return;
-      }
-      const statements = body["body"] as AnyNode[];
-      let insertAt = body.start + 1;
-      for (const statement of statements) {
-        if (typeof statement["directive"] !== "string") break;
-        insertAt = statement.end;
-      }
-      s.appendLeft(insertAt, `${enter}try{`);
-      s.appendLeft(body.end - 1, leave);
-    },
-  } as never);
+  ancestor(
+    ast as never,
+    {
+      Function(node: AnyNode) {
+        const fn = node as FunctionNode;
+        const enter = fn.async || fn.generator ? SUSPENDABLE_ENTER : ENTER;
+        const leave = fn.async || fn.generator ? SUSPENDABLE_LEAVE : LEAVE;
+        const body = fn.body;
+        if (fn.expression) {
+          s.appendLeft(body.start, `{${enter}try{return `);
+          s.appendLeft(body.end, `${leave}}`);
+          return;
+        }
+        const statements = body["body"] as AnyNode[];
+        let insertAt = body.start + 1;
+        for (const statement of statements) {
+          if (typeof statement["directive"] !== "string") break;
+          insertAt = statement.end;
+        }
+        s.appendLeft(insertAt, `${enter}try{`);
+        s.appendLeft(body.end - 1, leave);
+      },
+    } as never,
+  );
 
   const tickLoop = (node: AnyNode) => {
-      const body = node["body"] as AnyNode;
-      if (body.type === "BlockStatement") {
-        s.appendLeft(body.start + 1, TICK);
-      } else {
-        s.appendLeft(body.start, `{${TICK}`);
-        s.appendLeft(body.end, "}");
-      }
+    const body = node["body"] as AnyNode;
+    if (body.type === "BlockStatement") {
+      s.appendLeft(body.start + 1, TICK);
+    } else {
+      s.appendLeft(body.start, `{${TICK}`);
+      s.appendLeft(body.end, "}");
+    }
   };
   ancestor(ast as never, Object.fromEntries(LOOP_TYPES.map((type) => [type, tickLoop])) as never);
 

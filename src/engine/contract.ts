@@ -1,0 +1,55 @@
+import type { WardenError } from "../errors/index.js";
+import type { LimitValues } from "../limits/index.js";
+import type { PreparedSource } from "../transform/index.js";
+
+/** The engines Warden can run guests on. */
+export type EngineName = "v8" | "quickjs";
+
+/** Every engine name. */
+export const ENGINE_NAMES: readonly EngineName[] = ["v8", "quickjs"];
+
+/** Budgets that raise a soft warning when a run crosses `warnAt` of them. */
+export type WarningBudget = "timeout" | "cpu" | "instructions" | "memory";
+
+/** Console levels a guest can write at. */
+export type ConsoleLevel = "log" | "info" | "debug" | "warn" | "error" | "trace";
+
+/** What a run used. */
+export interface Usage {
+  /** Wall-clock milliseconds from start to result. */
+  wallMs: number;
+  /** CPU milliseconds spent running guest code. */
+  cpuMs: number;
+  /** Instructions spent (function calls + loop iterations). */
+  instructions: number;
+  /** Highest sandbox memory observed, in bytes (heap + ArrayBuffers). */
+  peakMemoryBytes: number;
+}
+
+/** One run, as the runtime hands it to an engine. */
+export interface EngineRunRequest {
+  /** Instrumented source. */
+  prepared: PreparedSource;
+  /** Effective limits of this run. */
+  limits: LimitValues;
+  /** The input as JSON text (already size-checked), or undefined for none. */
+  inputJson: string | undefined;
+  /** Guest console output, one formatted line per call (already size-checked). */
+  onConsole(level: ConsoleLevel, text: string): void;
+  /** A budget crossed its warning threshold (once per budget per run). */
+  onWarning(budget: WarningBudget, fraction: number): void;
+}
+
+/** What an engine hands back. `json` is the result as JSON text; empty means `undefined`. */
+export type EngineRunOutcome =
+  { ok: true; json: string; usage: Usage } | { ok: false; error: WardenError; usage: Usage };
+
+/** A sandbox engine. Both engines honour the same limits with the same errors. */
+export interface Engine {
+  /** Which engine this is. */
+  readonly name: EngineName;
+  /** Runs one prepared source under its limits. Never throws for guest behaviour; returns a typed error. */
+  run(request: EngineRunRequest): Promise<EngineRunOutcome>;
+  /** Releases every sandbox the engine holds. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import { ConfigError } from "../errors/index.js";
+import { ENGINE_NAMES, type Engine, type EngineName } from "./contract.js";
+
+/** Options shared by every engine. */
+export interface EngineOptions {
+  /**
+   * Sandboxes kept warm per memory limit.
+   * @default the number of CPUs
+   */
+  poolSize?: number;
+}
+
+/** Creates an engine by name; engines load lazily so that one missing native module does not break the other. */
+export async function createEngine(name: string, options: EngineOptions = {}): Promise<Engine> {
+  switch (name) {
+    case "v8": {
+      const { V8Engine } = await import("./v8/engine.js");
+      return new V8Engine(options);
+    }
+    case "quickjs": {
+      const { QuickJSEngine } = await import("./quickjs/engine.js");
+      return QuickJSEngine.create(options);
+    }
+    default:
+      throw new ConfigError({
+        source: "the option engine",
+        value: name,
+        expected: `one of ${ENGINE_NAMES.join(", ")}`,
+      });
+  }
+}
+
+/** True when a string names an engine. */
+export function isEngineName(name: string): name is EngineName {
+  return (ENGINE_NAMES as readonly string[]).includes(name);
+}

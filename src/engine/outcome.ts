@@ -1,0 +1,83 @@
+import { LimitExceededError, ScriptError, type LimitKind, type WardenError } from "../errors/index.js";
+import type { LimitValues } from "../limits/index.js";
+import type { PreparedSource } from "../transform/index.js";
+
+/** The guest-side status: a tripped limit (if any) and instructions used. */
+export interface GuestStatus {
+  dead: { kind: LimitKind; limit: number; observed: number | undefined } | undefined;
+  instructions: number;
+}
+
+/** Parses the prelude's `status()` string. */
+export function parseStatus(text: string): GuestStatus {
+  const [kind, limit, observed, instructions] = JSON.parse(text) as [LimitKind | null, number, number, number];
+  return {
+    dead: kind === null ? undefined : { kind, limit, observed: observed < 0 ? undefined : observed },
+    instructions,
+  };
+}
+
+/** Splits the prelude's `finish()` answer into status and result JSON. */
+export function parseFinish(text: string): { status: GuestStatus; json: string } {
+  const newline = text.indexOf("\n");
+  return { status: parseStatus(text.slice(0, newline)), json: text.slice(newline + 1) };
+}
+
+/** The limit error for a tripped guest status. */
+export function limitFromStatus(dead: NonNullable<GuestStatus["dead"]>): LimitExceededError {
+  return new LimitExceededError({
+    kind: dead.kind,
+    limit: dead.limit,
+    ...(dead.observed === undefined ? {} : { observed: dead.observed }),
+  });
+}
+
+/** Guest errors, as engines report them: name, message and stack text. */
+export interface RawGuestError {
+  name: string;
+  message: string;
+  stack: string;
+}
+
+const STACK_OVERFLOW = "Maximum call stack size exceeded";
+
+/**
+ * Classifies an uncaught guest error: engine resource errors become limit
+ * errors (stack overflow -> recursion, failed ArrayBuffer allocation -> memory);
+ * anything else is a {@link ScriptError} with positions in the user's file.
+ */
+export function classifyGuestError(raw: RawGuestError, prepared: PreparedSource, limits: LimitValues): WardenError {
+  if (raw.name === "RangeError" && raw.message === STACK_OVERFLOW) {
+    return new LimitExceededError({
+      kind: "recursion",
+      limit: limits.maxRecursionDepth > 0 ? limits.maxRecursionDepth : 0,
+    });
+  }
+  if (raw.name === "RangeError" && raw.message === "Array buffer allocation failed" && limits.memoryBytes > 0) {
+    return new LimitExceededError({ kind: "memory", limit: limits.memoryBytes });
+  }
+  const stack = cleanStack(prepared.remapStack(raw.stack || `${raw.name}: ${raw.message}`), prepared.filename);
+  const position = firstPosition(stack, prepared.filename);
+  return new ScriptError({
+    guestName: raw.name || "Error",
+    guestMessage: raw.message,
+    guestStack: stack,
+    ...(position ? { position } : {}),
+  });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Keeps the message and the guest's own frames; drops sandbox and host frames. */
+function cleanStack(stack: string, filename: string): string {
+  const lines = stack.split("\n");
+  const kept = lines.filter((line, index) => index === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`));
+  return kept.join("\n");
+}
+
+function firstPosition(stack: string, filename: string): { file: string; line: number; column: number } | undefined {
+  const match = new RegExp(`${escapeRegExp(filename)}:(\\d+):(\\d+)`).exec(stack);
+  return match ? { file: filename, line: Number(match[1]), column: Number(match[2]) } : undefined;
+}

@@ -1,0 +1,217 @@
+/**
+ * The guest-side half of every limit, as JavaScript source run once in each
+ * fresh sandbox context before any guest code. It is engine-independent: the
+ * engine provides global functions `__wardenLog(level, text)` and
+ * `__wardenWarn(budget, fraction)`, which the prelude captures and removes.
+ *
+ * Everything is strict and held in script-scope `let`/`const` bindings, which
+ * are not properties of `globalThis`; guest source may not name them (the
+ * instrumenter refuses the prefix), so a guest cannot reach or reset them.
+ *
+ * The prelude evaluates to an object of host-facing functions:
+ * - `finishScript(value)` / `finishModule(namespace)`: await the guest's
+ *   result, serialise it to JSON inside the sandbox (so getters and `toJSON`
+ *   run under the same limits), check its size, and return
+ *   `status + "\n" + json` (json empty when the result is `undefined`).
+ * - `status()`: `[deadKind, deadLimit, deadObserved, instructionsUsed]` as a
+ *   JSON string built from primitives only, so no guest code runs.
+ */
+export const PRELUDE_SOURCE = String.raw`"use strict";
+const __wardenSegmentMax = 1073741823;
+let __wardenD = 0;
+let __wardenM = __wardenSegmentMax;
+let __wardenF = __wardenSegmentMax;
+let __wardenDead = null;
+const __wardenP = (() => {
+  const hostLog = globalThis.__wardenLog;
+  const hostWarn = globalThis.__wardenWarn;
+  delete globalThis.__wardenLog;
+  delete globalThis.__wardenWarn;
+  const stringify = JSON.stringify;
+  const parseJson = JSON.parse;
+  const RangeErrorCtor = RangeError;
+  const EvalErrorCtor = EvalError;
+  const getPrototypeOf = Object.getPrototypeOf;
+  const defineProperty = Object.defineProperty;
+  const freeze = Object.freeze;
+  const StringCtor = String;
+  const isArray = Array.isArray;
+  const promiseResolve = Promise.resolve.bind(Promise);
+
+  let depthLimit = 0;
+  let fuelLimit = 0;
+  let fuelWarnAt = 0;
+  let fuelWarned = false;
+  let spent = 0;
+  let segment = __wardenSegmentMax;
+  let valueLimit = 0;
+  let memoryLimit = 0;
+  let input;
+
+  const LimitSignal = function LimitSignal(kind, limit, observed) {
+    this.kind = kind;
+    this.limit = limit;
+    this.observed = observed;
+    this.message = "sandbox limit exceeded: " + kind;
+    freeze(this);
+  };
+
+  let finalUsed = -1;
+  const kill = (kind, limit, observed) => {
+    if (__wardenDead === null) {
+      finalUsed = used();
+      __wardenDead = new LimitSignal(kind, limit, observed);
+    }
+    // Every later call, loop iteration, catch and finally trips again.
+    __wardenM = -1;
+    __wardenF = -__wardenSegmentMax;
+    throw __wardenDead;
+  };
+
+  const used = () => (finalUsed >= 0 ? finalUsed : spent + (segment - __wardenF));
+
+  const nextSegment = () => {
+    let next = __wardenSegmentMax;
+    if (fuelLimit > 0) next = Math.min(next, fuelLimit - spent);
+    if (fuelWarnAt > 0 && !fuelWarned && fuelWarnAt > spent) next = Math.min(next, fuelWarnAt - spent);
+    segment = next < 0 ? 0 : next;
+    __wardenF = segment;
+  };
+
+  const trip = () => {
+    if (__wardenDead !== null) throw __wardenDead;
+    if (__wardenD > __wardenM) kill("recursion", depthLimit > 0 ? depthLimit : __wardenD, __wardenD);
+    if (__wardenF < 0) {
+      spent = spent + segment + 1;
+      segment = 0;
+      __wardenF = 0;
+      if (fuelLimit > 0 && spent > fuelLimit) kill("instructions", fuelLimit, spent);
+      if (fuelWarnAt > 0 && !fuelWarned && spent > fuelWarnAt) {
+        fuelWarned = true;
+        hostWarn("instructions", fuelLimit > 0 ? spent / fuelLimit : 0);
+      }
+      nextSegment();
+    }
+  };
+
+  const convert = (error) => {
+    if (__wardenDead !== null) throw __wardenDead;
+    if (error instanceof RangeErrorCtor) {
+      let message = "";
+      try {
+        message = StringCtor(error.message);
+      } catch {}
+      if (message === "Maximum call stack size exceeded") kill("recursion", depthLimit > 0 ? depthLimit : __wardenD, __wardenD);
+      if (memoryLimit > 0 && (message === "Array buffer allocation failed" || message === "Invalid string length")) kill("memory", memoryLimit, undefined);
+    }
+  };
+
+  const checkSize = (text) => {
+    if (valueLimit > 0 && text.length > valueLimit) kill("value_size", valueLimit, text.length);
+    return text;
+  };
+
+  const format = (value) => {
+    if (typeof value === "string") return value;
+    if (typeof value === "function") return "[Function " + (value.name || "anonymous") + "]";
+    if (typeof value === "object" && value !== null) {
+      try {
+        const text = stringify(value);
+        if (text !== undefined) return text;
+      } catch {}
+    }
+    return StringCtor(value);
+  };
+
+  const makeConsole = () => {
+    const method = (level) =>
+      function () {
+        let line = "";
+        for (let i = 0; i < arguments.length; i++) line += (i ? " " : "") + format(arguments[i]);
+        hostLog(level, checkSize(line));
+      };
+    return freeze({
+      log: method("log"),
+      info: method("info"),
+      debug: method("debug"),
+      warn: method("warn"),
+      error: method("error"),
+      trace: method("trace"),
+    });
+  };
+
+  // Code generation from strings would bypass instrumentation: refuse it clearly.
+  const refuseCodegen = (name, original) => {
+    const refused = {
+      [name]: function () {
+        throw new EvalErrorCtor(name + " is disabled in the sandbox: code generation from strings is not allowed");
+      },
+    }[name];
+    refused.prototype = original.prototype;
+    defineProperty(original.prototype, "constructor", { value: refused, writable: false, enumerable: false, configurable: false });
+    return refused;
+  };
+  globalThis.Function = refuseCodegen("Function", Function);
+  refuseCodegen("AsyncFunction", getPrototypeOf(async function () {}).constructor);
+  refuseCodegen("GeneratorFunction", getPrototypeOf(function* () {}).constructor);
+  refuseCodegen("AsyncGeneratorFunction", getPrototypeOf(async function* () {}).constructor);
+  globalThis.eval = {
+    eval() {
+      throw new EvalErrorCtor("eval is disabled in the sandbox: code generation from strings is not allowed");
+    },
+  }.eval;
+  defineProperty(globalThis, "console", { value: makeConsole(), writable: true, enumerable: false, configurable: true });
+
+  const serialise = (value) => {
+    const json = stringify(value);
+    return json === undefined ? "" : checkSize(json);
+  };
+
+  const status = () =>
+    "[" +
+    (__wardenDead === null
+      ? "null,0,0"
+      : '"' + __wardenDead.kind + '",' + __wardenDead.limit + "," + (__wardenDead.observed === undefined ? -1 : __wardenDead.observed)) +
+    "," + used() + "]";
+
+  const finish = (value) => promiseResolve(value).then((settled) => {
+    const json = serialise(settled);
+    return status() + "\n" + json;
+  });
+
+  return freeze({
+    boot() {
+      const config = parseJson(globalThis.__wardenRun);
+      delete globalThis.__wardenRun;
+      depthLimit = config.depth > 0 ? config.depth : 0;
+      fuelLimit = config.fuel > 0 ? config.fuel : 0;
+      fuelWarnAt = fuelLimit > 0 && config.warnAt > 0 ? Math.floor(fuelLimit * config.warnAt) : 0;
+      valueLimit = config.valueBytes > 0 ? config.valueBytes : 0;
+      memoryLimit = config.memoryBytes > 0 ? config.memoryBytes : 0;
+      input = config.input === undefined ? undefined : parseJson(config.input);
+      defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
+      __wardenD = 0;
+      __wardenM = depthLimit > 0 ? depthLimit : __wardenSegmentMax;
+      spent = 0;
+      nextSegment();
+    },
+    trip,
+    convert,
+    status,
+    finishScript: finish,
+    finishModule(namespace) {
+      const main = namespace.default;
+      return finish(typeof main === "function" ? promiseResolve().then(() => main(input)) : main);
+    },
+  });
+})();
+const __wardenBoot = __wardenP.boot;
+const __wardenT = __wardenP.trip;
+const __wardenC = __wardenP.convert;
+const __wardenX = () => {
+  if (__wardenDead !== null) throw __wardenDead;
+};
+const __wardenImport = (specifier) =>
+  Promise.reject(new Error("import() is not available in the sandbox (requested " + String(specifier) + ")"));
+__wardenP;
+`;

@@ -1,0 +1,146 @@
+import ivm from "isolated-vm";
+import { PRELUDE_SOURCE } from "../prelude.js";
+import type { ConsoleLevel, WarningBudget } from "../contract.js";
+
+/** Where a context's console and warning callbacks go for the run that owns it. */
+export interface RunSink {
+  onConsole(level: ConsoleLevel, text: string): void;
+  onWarning(budget: WarningBudget, fraction: number): void;
+}
+
+const NO_SINK: RunSink = { onConsole: () => {}, onWarning: () => {} };
+
+/** A fresh context with the prelude installed, used by exactly one run. */
+export interface PreparedContext {
+  readonly context: ivm.Context;
+  /** The prelude's host-facing functions. */
+  readonly finishScript: ivm.Reference<(value: unknown) => Promise<string>>;
+  readonly finishModule: ivm.Reference<(namespace: unknown) => Promise<string>>;
+  readonly status: ivm.Reference<() => string>;
+  /** Callbacks of this context report to this run. */
+  sink: RunSink;
+  /** Releases the context and its references. */
+  release(): void;
+}
+
+const MEBIBYTE = 2 ** 20;
+/** isolated-vm refuses memory limits below 8 MiB. */
+const MIN_ISOLATE_MB = 8;
+
+/** isolated-vm's `memoryLimit` in MiB for a byte limit (0/-1: a large ceiling, so a memory bomb still cannot take the host). */
+export function isolateMemoryMb(memoryBytes: number): number {
+  if (memoryBytes <= 0) return 4096;
+  return Math.max(MIN_ISOLATE_MB, Math.ceil(memoryBytes / MEBIBYTE));
+}
+
+/**
+ * One V8 isolate, leased to one run at a time. It keeps one spare context
+ * ready (prelude installed) so that a run does not wait for context creation,
+ * and caches compiled scripts by source key. A run that hits a hard limit
+ * disposes the isolate; the pool then replaces it.
+ */
+export class IsolateSandbox {
+  readonly isolate: ivm.Isolate;
+  readonly memoryMb: number;
+  private readonly prelude: ivm.Script;
+  private readonly scripts = new Map<string, ivm.Script>();
+  private spare: Promise<PreparedContext> | undefined;
+  private disposed = false;
+
+  constructor(memoryMb: number) {
+    this.memoryMb = memoryMb;
+    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+    this.prelude = this.isolate.compileScriptSync(PRELUDE_SOURCE, { filename: "warden:prelude" });
+    this.warm();
+  }
+
+  /** True while the isolate can run guests. */
+  get alive(): boolean {
+    return !this.disposed && !this.isolate.isDisposed;
+  }
+
+  /** Starts preparing the next context in the background. */
+  warm(): void {
+    if (!this.spare && this.alive) {
+      this.spare = this.createContext();
+      this.spare.catch(() => {}); // failures surface when the context is taken
+    }
+  }
+
+  /** Takes the spare context (creating one if needed) and starts warming the next. */
+  async takeContext(): Promise<PreparedContext> {
+    const next = this.spare ?? this.createContext();
+    this.spare = undefined;
+    return next;
+  }
+
+  /** A compiled script for this isolate, cached by source key. */
+  async compile(key: string, code: string, filename: string): Promise<ivm.Script> {
+    const hit = this.scripts.get(key);
+    if (hit) return hit;
+    const script = await this.isolate.compileScript(code, { filename });
+    if (this.scripts.size >= 64) {
+      const oldest = this.scripts.keys().next().value as string;
+      this.scripts.get(oldest)?.release();
+      this.scripts.delete(oldest);
+    }
+    this.scripts.set(key, script);
+    return script;
+  }
+
+  private async createContext(): Promise<PreparedContext> {
+    const context = await this.isolate.createContext();
+    const handles: { release(): void }[] = [];
+    try {
+      const prepared: PreparedContext = {
+        context,
+        sink: NO_SINK,
+        finishScript: undefined as never,
+        finishModule: undefined as never,
+        status: undefined as never,
+        release: () => {
+          for (const handle of handles.reverse()) handle.release();
+          context.release();
+        },
+      };
+      const log = new ivm.Callback((level: ConsoleLevel, text: string) => prepared.sink.onConsole(level, text), {
+        ignored: true,
+      });
+      const warn = new ivm.Callback(
+        (budget: WarningBudget, fraction: number) => prepared.sink.onWarning(budget, fraction),
+        {
+          ignored: true,
+        },
+      );
+      await context.global.set("__wardenLog", log);
+      await context.global.set("__wardenWarn", warn);
+      const api = (await this.prelude.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
+      handles.push(api);
+      const get = async <T>(name: string) => {
+        const ref = (await api.get(name, { reference: true })) as ivm.Reference<T>;
+        handles.push(ref);
+        return ref;
+      };
+      Object.assign(prepared, {
+        finishScript: await get("finishScript"),
+        finishModule: await get("finishModule"),
+        status: await get("status"),
+      });
+      return prepared;
+    } catch (error) {
+      for (const handle of handles) handle.release();
+      context.release();
+      throw error;
+    }
+  }
+
+  /** Disposes the isolate and everything in it. Safe to call twice. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.scripts.clear();
+    this.spare?.then((c) => c.release()).catch(() => {});
+    this.spare = undefined;
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+}

@@ -1,0 +1,195 @@
+import { EventEmitter } from "node:events";
+import {
+  DisposedError,
+  LimitExceededError,
+  isWardenError,
+  EngineError,
+  AbortedError,
+  type WardenError,
+} from "../errors/index.js";
+import { overrideLimits, resolveLimits, type LimitOptions, type ResolvedLimits } from "../limits/index.js";
+import {
+  createEngine,
+  type ConsoleLevel,
+  type Engine,
+  type EngineName,
+  type Usage,
+  type WarningBudget,
+} from "../engine/index.js";
+import { prepareSource } from "../transform/index.js";
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+  /**
+   * Which engine runs guests.
+   * @default "v8"
+   */
+  engine?: EngineName;
+  /** Limits profile (`strict`, `normal`, `relaxed`). @default from env/config, else "normal" */
+  profile?: string;
+  /** Limit overrides for every run of this runtime (numbers in the limit's unit, or strings with units). */
+  limits?: LimitOptions;
+  /** Config file path; `false` to ignore `warden.config.json`. @default ./warden.config.json when present */
+  configFile?: string | false;
+  /** Environment read for WARDEN_* variables. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Directory where the config file is looked up. @default process.cwd() */
+  cwd?: string;
+  /** Sandboxes kept warm per memory limit. @default the number of CPUs */
+  poolSize?: number;
+}
+
+/** Options of one {@link Runtime.run}. */
+export interface RunOptions {
+  /** File name shown in errors and stack traces; `.ts` sources have their types stripped. @default "guest.js" */
+  filename?: string;
+  /** Input: the argument of a module's default export, and the global `input` of a script. Must be JSON data. */
+  input?: unknown;
+  /** Limit overrides for this run only. */
+  limits?: LimitOptions;
+  /** Called for each line the guest writes to its console (in addition to the runtime's `console` event). */
+  onConsole?: (level: ConsoleLevel, text: string) => void;
+  /** Aborts the run: it ends with an `AbortedError`. */
+  signal?: AbortSignal;
+}
+
+/** Result of one run: a value or a typed error, with what the run used. */
+export type RunResult = { ok: true; value: unknown; usage: Usage } | { ok: false; error: WardenError; usage: Usage };
+
+/** A soft warning: a run crossed `warnAt` of one of its budgets. */
+export interface RuntimeWarning {
+  /** Which budget. */
+  budget: WarningBudget;
+  /** Fraction of the budget used when the warning fired (e.g. 0.91). */
+  fraction: number;
+  /** The budget's limit, in its unit. */
+  limit: number;
+  /** The run's file name. */
+  filename: string;
+  /** Human-readable text. */
+  message: string;
+}
+
+/** Events of a {@link Runtime}. */
+export interface RuntimeEvents {
+  warning: [RuntimeWarning];
+  console: [{ level: ConsoleLevel; text: string; filename: string }];
+}
+
+const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
+
+const BUDGET_LIMIT: Record<WarningBudget, "timeoutMs" | "cpuTimeMs" | "maxInstructions" | "memoryBytes"> = {
+  timeout: "timeoutMs",
+  cpu: "cpuTimeMs",
+  instructions: "maxInstructions",
+  memory: "memoryBytes",
+};
+
+/** Encodes the input as JSON and checks it against the value-size limit. */
+function encodeInput(input: unknown, maxValueBytes: number): string | undefined {
+  if (input === undefined) return undefined;
+  const json = JSON.stringify(input);
+  if (json === undefined) return undefined;
+  const bytes = Buffer.byteLength(json);
+  if (maxValueBytes > 0 && bytes > maxValueBytes) {
+    throw new LimitExceededError({ kind: "value_size", limit: maxValueBytes, observed: bytes });
+  }
+  return json;
+}
+
+/**
+ * Runs untrusted code under hard limits. Every run starts from a clean global
+ * state; sandboxes are pooled. Create with {@link createRuntime}; close with
+ * `close()` (or `await using`).
+ */
+export class Runtime extends EventEmitter<RuntimeEvents> {
+  /** The limits every run starts from (before per-run overrides). */
+  readonly limits: ResolvedLimits;
+  /** The engine's name. */
+  readonly engine: EngineName;
+  private readonly backend: Engine;
+  private closed = false;
+
+  /** @internal Use {@link createRuntime}. */
+  constructor(backend: Engine, limits: ResolvedLimits) {
+    super();
+    this.backend = backend;
+    this.engine = backend.name;
+    this.limits = limits;
+  }
+
+  /** Runs a script or an ES module. Never throws for anything the guest does; the result says what happened. */
+  async run(source: string, options: RunOptions = {}): Promise<RunResult> {
+    if (this.closed) throw new DisposedError("this runtime");
+    const filename = options.filename ?? "guest.js";
+    const limits = overrideLimits(this.limits, options.limits).values;
+    if (options.signal?.aborted)
+      return { ok: false, error: new AbortedError("the run was aborted before it started"), usage: EMPTY_USAGE };
+    let inputJson: string | undefined;
+    let prepared;
+    try {
+      prepared = prepareSource(source, filename);
+      inputJson = encodeInput(options.input, limits.maxValueBytes);
+    } catch (error) {
+      if (isWardenError(error)) return { ok: false, error, usage: EMPTY_USAGE };
+      throw error;
+    }
+    const onConsole = (level: ConsoleLevel, text: string) => {
+      options.onConsole?.(level, text);
+      this.emit("console", { level, text, filename });
+    };
+    const onWarning = (budget: WarningBudget, fraction: number) => {
+      const limit = limits[BUDGET_LIMIT[budget]];
+      const percent = Math.round(fraction * 100);
+      this.emit("warning", {
+        budget,
+        fraction,
+        limit,
+        filename,
+        message: `${filename} used ${percent}% of its ${budget} budget (${limit})`,
+      });
+    };
+    const outcome = await this.backend.run({ prepared, limits, inputJson, onConsole, onWarning });
+    if (!outcome.ok) return outcome;
+    try {
+      return { ok: true, value: outcome.json === "" ? undefined : JSON.parse(outcome.json), usage: outcome.usage };
+    } catch (error) {
+      return {
+        ok: false,
+        error: new EngineError("the sandbox returned a malformed result", { cause: error }),
+        usage: outcome.usage,
+      };
+    }
+  }
+
+  /** Releases every sandbox. Further runs throw `DisposedError`. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.backend.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Creates a runtime. Limits are resolved once here (defaults < profile <
+ * config file < environment < `options.limits`); a bad value throws a
+ * `ConfigError` and nothing is created.
+ */
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const limits = resolveLimits({
+    ...(options.profile !== undefined ? { profile: options.profile } : {}),
+    ...(options.configFile !== undefined ? { configFile: options.configFile } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    ...(options.limits !== undefined ? { options: options.limits } : {}),
+  });
+  const engine = await createEngine(
+    options.engine ?? "v8",
+    options.poolSize !== undefined ? { poolSize: options.poolSize } : {},
+  );
+  return new Runtime(engine, limits);
+}
