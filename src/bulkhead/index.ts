@@ -1,0 +1,47 @@
+/**
+ * The bulkhead: per-user and global concurrency caps, bounded queues, overload
+ * policies, 429 with an honest Retry-After, and HTTP helpers.
+ */
+export {
+  Bulkhead,
+  createBulkhead,
+  type AcquireOptions,
+  type BulkheadOptions,
+  type BulkheadPermit,
+  type BulkheadStats,
+  type BulkheadUserStats,
+} from "./bulkhead.js";
+export {
+  BULKHEAD_DEFAULTS,
+  BULKHEAD_SETTINGS,
+  OVERLOAD_POLICIES,
+  parseBulkheadValue,
+  expectedBulkheadForm,
+  type OverloadPolicy,
+  type BulkheadConfig,
+  type BulkheadConfigKey,
+  type BulkheadConfigOptions,
+  type BulkheadSetting,
+  type BulkheadValueType,
+} from "./options.js";
+export {
+  resolveBulkheadConfig,
+  type BulkheadConfigInputs,
+  type BulkheadConfigSource,
+  type ResolvedBulkheadConfig,
+} from "./config.js";
+export { MemoryBulkheadStore, memoryStore } from "./memory-store.js";
+export type {
+  Awaitable,
+  BulkheadRejection,
+  BulkheadStore,
+  BulkheadStoreContext,
+  BulkheadStoreEvents,
+  BulkheadStoreFactory,
+  BulkheadStoreSnapshot,
+  BulkheadTicket,
+  BulkheadUserSnapshot,
+  EnqueueResult,
+} from "./store.js";
+export { DrainRateMeter, RetryAfterAdvisor, type DrainRateOptions } from "./retry-after.js";
+export { LinkedQueue, type QueueNode } from "./queue.js";
