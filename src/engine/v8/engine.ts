@@ -123,7 +123,7 @@ export class V8Engine implements Engine {
         input: request.inputJson,
       });
       await context.context.global.set("__wardenRun", config);
-      const finished = await this.execute(sandbox, context, request);
+      const finished = await Promise.race([this.execute(sandbox, context, request), sandbox.lost]);
       const parsed = parseFinish(finished);
       status = parsed.status;
       outcome = status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json: parsed.json };
@@ -151,7 +151,7 @@ export class V8Engine implements Engine {
     };
     if (sandbox.alive) {
       try {
-        const heap = await sandbox.isolate.getHeapStatistics();
+        const heap = sandbox.isolate.getHeapStatisticsSync();
         usage.peakMemoryBytes = heap.used_heap_size + heap.externally_allocated_size;
         if (
           limits.memoryBytes > 0 &&
@@ -165,7 +165,7 @@ export class V8Engine implements Engine {
       }
     }
     try {
-      context?.release();
+      if (!sandbox.failedCatastrophically) context?.release();
     } catch {
       // Releasing handles of a disposed isolate can throw; nothing is left to free.
     }
@@ -208,6 +208,12 @@ export class V8Engine implements Engine {
     setStatus: (status: GuestStatus) => void,
   ): Promise<WardenError> {
     if (trip) return new LimitExceededError(trip);
+    if (sandbox.failedCatastrophically) {
+      return new LimitExceededError({
+        kind: "memory",
+        limit: limits.memoryBytes > 0 ? limits.memoryBytes : isolateMemoryMb(-1) * 2 ** 20,
+      });
+    }
     if (sandbox.isolate.isDisposed || !sandbox.alive) {
       // isolated-vm disposes an isolate that outgrows its heap limit.
       sandbox.dispose();

@@ -46,12 +46,35 @@ export class IsolateSandbox {
   private readonly scripts = new Map<string, ivm.Script>();
   private spare: Promise<PreparedContext> | undefined;
   private disposed = false;
+  private catastrophic = false;
+  /**
+   * Rejects if V8 hits a fatal out-of-memory in this isolate (a single
+   * allocation larger than the heap has left). isolated-vm then parks the
+   * isolate's thread for good instead of aborting the process; the isolate
+   * can never run or be disposed again, so it is abandoned.
+   */
+  readonly lost: Promise<never>;
 
   constructor(memoryMb: number) {
     this.memoryMb = memoryMb;
-    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+    let markLost: (error: Error) => void = () => {};
+    this.lost = new Promise<never>((_, reject) => (markLost = reject));
+    this.lost.catch(() => {});
+    this.isolate = new ivm.Isolate({
+      memoryLimit: memoryMb,
+      onCatastrophicError: (message) => {
+        this.catastrophic = true;
+        this.disposed = true;
+        markLost(new Error(message));
+      },
+    });
     this.prelude = this.isolate.compileScriptSync(PRELUDE_SOURCE, { filename: "warden:prelude" });
     this.warm();
+  }
+
+  /** True when V8 failed fatally in this isolate (see {@link lost}). */
+  get failedCatastrophically(): boolean {
+    return this.catastrophic;
   }
 
   /** True while the isolate can run guests. */
@@ -71,7 +94,7 @@ export class IsolateSandbox {
   async takeContext(): Promise<PreparedContext> {
     const next = this.spare ?? this.createContext();
     this.spare = undefined;
-    return next;
+    return Promise.race([next, this.lost]);
   }
 
   /** A compiled script for this isolate, cached by source key. */
@@ -139,8 +162,9 @@ export class IsolateSandbox {
     if (this.disposed) return;
     this.disposed = true;
     this.scripts.clear();
-    this.spare?.then((c) => c.release()).catch(() => {});
+    if (!this.catastrophic) this.spare?.then((c) => c.release()).catch(() => {});
     this.spare = undefined;
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+    // A catastrophically failed isolate's thread is parked: disposing it would block forever.
+    if (!this.catastrophic && !this.isolate.isDisposed) this.isolate.dispose();
   }
 }

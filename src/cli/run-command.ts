@@ -1,0 +1,124 @@
+import { readFile } from "node:fs/promises";
+import { basename, resolve } from "node:path";
+import { ConfigError, isLimitExceeded, isScriptError, type WardenError } from "../errors/index.js";
+import { formatSize } from "../units/index.js";
+import { definitionOf, LIMIT_DEFINITIONS, resolveLimits, type LimitInputs, type LimitKey } from "../limits/index.js";
+import { createEngine, ENGINE_NAMES, type Usage } from "../engine/index.js";
+import { Runtime } from "../runtime/index.js";
+import { EXIT, type CliIO } from "./io.js";
+
+/** Options of `warden run`. */
+export interface RunCommandOptions {
+  engine: string;
+  input: string | undefined;
+  json: boolean;
+  limits: LimitInputs;
+}
+
+async function readInput(raw: string | undefined, io: CliIO): Promise<unknown> {
+  if (raw === undefined) return undefined;
+  let text = raw;
+  let source = "the flag --input";
+  if (raw.startsWith("@")) {
+    const path = resolve(io.cwd, raw.slice(1));
+    source = `the file ${path} (from --input)`;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      throw new ConfigError({
+        source: "the flag --input",
+        value: raw,
+        expected: "JSON text or @FILE naming a readable JSON file",
+        reason: (error as Error).message,
+      });
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError({
+      source,
+      value: raw.startsWith("@") ? raw : text,
+      expected: "JSON text such as '{\"n\": 10}' or @FILE",
+      reason: (error as Error).message,
+    });
+  }
+}
+
+const KIND_TO_KEY: Record<string, LimitKey> = Object.fromEntries(
+  LIMIT_DEFINITIONS.filter((d) => d.kind !== undefined).map((d) => [d.kind as string, d.key]),
+);
+
+function describeLimit(error: WardenError & { kind: string; limit: number; hint?: string | undefined }): string {
+  const key = KIND_TO_KEY[error.kind];
+  const def = key ? definitionOf(key) : undefined;
+  const value =
+    def?.unit === "bytes" ? formatSize(error.limit) : def?.unit === "ms" ? `${error.limit}ms` : String(error.limit);
+  const setting = def ? ` [limit ${def.key} = ${value}; raise it with ${def.flag} or ${def.env}]` : "";
+  return `warden: limit exceeded: ${error.message}${setting}${error.hint ? `\nhint: ${error.hint}` : ""}\n`;
+}
+
+function usageLine(usage: Usage): string {
+  return `wall ${usage.wallMs.toFixed(1)}ms, cpu ${usage.cpuMs.toFixed(1)}ms, ${usage.instructions} instructions, peak memory ${formatSize(usage.peakMemoryBytes)}`;
+}
+
+/** `warden run <file>`: runs one script or module and prints its result as JSON. */
+export async function runCommand(file: string, options: RunCommandOptions, io: CliIO): Promise<number> {
+  if (!(ENGINE_NAMES as readonly string[]).includes(options.engine)) {
+    throw new ConfigError({
+      source: "the flag --engine",
+      value: options.engine,
+      expected: `one of ${ENGINE_NAMES.join(", ")}`,
+    });
+  }
+  const limits = resolveLimits(options.limits);
+  const input = await readInput(options.input, io);
+  const path = resolve(io.cwd, file);
+  let source: string;
+  try {
+    source = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ConfigError({
+      source: "the command line",
+      value: file,
+      expected: "the path of a readable script or module",
+      reason: (error as Error).message,
+    });
+  }
+  const engine = await createEngine(options.engine, { poolSize: 1 });
+  const runtime = new Runtime(engine, limits);
+  runtime.on("warning", (w) => io.err(`warden: warning: ${w.message}\n`));
+  try {
+    const result = await runtime.run(source, {
+      filename: basename(path),
+      input,
+      onConsole: (_level, text) => io.err(`${text}\n`),
+    });
+    if (options.json) {
+      io.out(
+        JSON.stringify(
+          result.ok
+            ? { ok: true, value: result.value, usage: result.usage }
+            : { ok: false, error: result.error.toJSON(), usage: result.usage },
+        ) + "\n",
+      );
+    } else if (result.ok && result.value !== undefined) {
+      io.out(`${JSON.stringify(result.value, null, 2)}\n`);
+    }
+    if (result.ok) return EXIT.ok;
+    const error = result.error;
+    if (isLimitExceeded(error)) {
+      io.err(describeLimit(error));
+      io.err(`warden: used ${usageLine(result.usage)}\n`);
+      return EXIT.limit;
+    }
+    if (isScriptError(error)) {
+      io.err(`${error.guestStack || `${error.guestName}: ${error.guestMessage}`}\n`);
+      return EXIT.scriptError;
+    }
+    io.err(`warden: ${error.message}\n`);
+    return EXIT.internal;
+  } finally {
+    await runtime.close();
+  }
+}
