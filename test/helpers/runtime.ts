@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createRuntime, type Runtime, type RunOptions, type RunResult } from "../../src/index.js";
 import type { EngineName } from "../../src/engine/index.js";
-import type { LimitKind } from "../../src/errors/index.js";
+import type { LimitKind, ScriptError } from "../../src/errors/index.js";
 
 /**
  * Engines the conformance suite runs against. WARDEN_TEST_ENGINES=v8 (or
@@ -45,7 +45,7 @@ export async function limitHit(
 }
 
 /** Runs and asserts a script error, returning it. */
-export async function scriptError(runtime: Runtime, source: string, options: RunOptions = {}) {
+export async function scriptError(runtime: Runtime, source: string, options: RunOptions = {}): Promise<ScriptError> {
   const result = await runtime.run(source, options);
   assert.equal(result.ok, false, "expected a script error");
   if (result.ok) throw new Error("unreachable");
@@ -54,5 +54,5 @@ export async function scriptError(runtime: Runtime, source: string, options: Run
     "ScriptError",
     `expected ScriptError, got ${result.error.name}: ${result.error.message}`,
   );
-  return result.error as import("../../src/errors/index.js").ScriptError;
+  return result.error as ScriptError;
 }
