@@ -194,7 +194,7 @@ export class Bulkhead {
     this.timeoutMs = config.queueTimeoutMs > 0 ? config.queueTimeoutMs : 0;
     this.clock = this.now();
     this.lastSweep = this.clock;
-    this.meter = new DrainRateMeter(this.clock);
+    this.meter = new DrainRateMeter();
     this.globalAdvisor = new RetryAfterAdvisor(config.retryAfterSeconds, config.maxRetryAfterSeconds);
     this.store = store<Waiter>({
       config,
@@ -407,7 +407,10 @@ export class Bulkhead {
   private settle(waiter: Waiter): void {
     if (waiter.state !== State.Waiting) return;
     if (waiter.signal !== NEVER_ABORTED) waiter.signal.removeEventListener("abort", waiter);
-    if (--this.waiting === 0) this.clearTimer();
+    if (--this.waiting === 0) {
+      this.clearTimer();
+      this.meter.interrupt();
+    }
   }
 
   private removeTicket(ticket: BulkheadTicket<Waiter>): void {

@@ -7,76 +7,74 @@
 /** Tuning of a {@link DrainRateMeter}. */
 export interface DrainRateOptions {
   /**
-   * Completions are counted over windows at least this long before they
-   * become a rate sample; shorter windows are noise.
+   * A rate sample spans at least this long (from one completion to a later
+   * one); shorter spans are noise.
    * @default 100
    */
   windowMs?: number;
   /**
-   * Time constant of the moving average: a sample `windowMs` long weighs
+   * Time constant of the moving average: a sample spanning `windowMs` weighs
    * `1 - exp(-windowMs / smoothingMs)`; older samples fade exponentially.
    * @default 1000
    */
   smoothingMs?: number;
-  /**
-   * A stretch this long without any completion is taken as idleness and not
-   * folded in, so a quiet minute does not read as a drain rate of zero.
-   * @default 5000
-   */
-  idleResetMs?: number;
 }
 
-/** Completions per second, smoothed. Times are milliseconds on any monotonic clock. */
+/**
+ * Completions per second while requests wait, smoothed: how fast a queue
+ * really drains. Only completions under contention are fed in (without
+ * contention the completion rate is the arrival rate, not the capacity), and
+ * {@link interrupt} marks the end of contention so the quiet time after it
+ * never reads as slow draining. Times are milliseconds on a monotonic clock.
+ */
 export class DrainRateMeter {
   private readonly windowMs: number;
   private readonly smoothingMs: number;
-  private readonly idleResetMs: number;
   private ratePerMs: number | undefined = undefined;
+  /** Time of the completion that opened the current sample, if one is open. */
+  private windowStart: number | undefined = undefined;
+  /** Completions since `windowStart`. */
   private count = 0;
-  private windowStart: number;
-  private last: number;
 
-  constructor(now: number, options: DrainRateOptions = {}) {
+  constructor(options: DrainRateOptions = {}) {
     this.windowMs = options.windowMs ?? 100;
     this.smoothingMs = options.smoothingMs ?? 1000;
-    this.idleResetMs = options.idleResetMs ?? 5000;
-    this.windowStart = now;
-    this.last = now;
   }
 
   /** Counts one completion at `now`. O(1), no allocation. */
   record(now: number): void {
-    if (now - this.windowStart >= this.windowMs) this.fold(now);
+    if (this.windowStart === undefined) {
+      this.windowStart = now;
+      this.count = 0;
+      return;
+    }
     this.count++;
-    this.last = now;
-  }
-
-  /** The smoothed rate in completions per second, or `undefined` before the first full window. */
-  perSecond(now: number): number | undefined {
-    if (now - this.windowStart >= this.windowMs) this.fold(now);
-    return this.ratePerMs === undefined ? undefined : this.ratePerMs * 1000;
-  }
-
-  private fold(now: number): void {
-    let end = now;
-    if (now - this.last > this.idleResetMs) {
-      // Idle since the last completion: the window ends there, the gap is dropped.
-      if (this.count === 0) {
-        this.windowStart = now;
-        return;
-      }
-      end = Math.max(this.last, this.windowStart + this.windowMs);
-    }
-    const span = end - this.windowStart;
+    const span = now - this.windowStart;
+    if (span < this.windowMs) return;
     const sample = this.count / span;
-    if (this.ratePerMs === undefined) {
-      this.ratePerMs = sample;
-    } else {
-      const weight = 1 - Math.exp(-span / this.smoothingMs);
-      this.ratePerMs += weight * (sample - this.ratePerMs);
-    }
-    this.count = 0;
+    if (this.ratePerMs === undefined) this.ratePerMs = sample;
+    else this.ratePerMs += (1 - Math.exp(-span / this.smoothingMs)) * (sample - this.ratePerMs);
     this.windowStart = now;
+    this.count = 0;
+  }
+
+  /** Contention ended: the next completion opens a fresh sample, so idle time is not counted. */
+  interrupt(): void {
+    this.windowStart = undefined;
+    this.count = 0;
+  }
+
+  /** The smoothed rate in completions per second, or `undefined` before the first sample. */
+  perSecond(now: number): number | undefined {
+    if (this.ratePerMs === undefined) return undefined;
+    let rate = this.ratePerMs;
+    if (this.windowStart !== undefined) {
+      // A stall shows before the next completion: once several completions
+      // were due, the open sample bounds the rate (counting the next as imminent).
+      const open = now - this.windowStart;
+      if (open > this.windowMs && open * rate >= 3) rate = Math.min(rate, (this.count + 1) / open);
+    }
+    return rate * 1000;
   }
 }
 
