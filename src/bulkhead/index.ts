@@ -45,3 +45,15 @@ export type {
 } from "./store.js";
 export { DrainRateMeter, RetryAfterAdvisor, type DrainRateOptions } from "./retry-after.js";
 export { LinkedQueue, type QueueNode } from "./queue.js";
+export {
+  bulkheadMiddleware,
+  bulkheadHandler,
+  renderBulkheadError,
+  sendBulkheadError,
+  type BulkheadErrorResponse,
+  type BulkheadHttpOptions,
+  type NextFunction,
+  type TooManyRequestsBody,
+  type RequestTimeoutBody,
+} from "./http.js";
+export { fastifyBulkhead, type FastifyBulkheadOptions } from "./fastify.js";

@@ -17,7 +17,7 @@ export async function closeBulkheads(): Promise<void> {
 }
 
 /** A promise with its resolve and reject functions. */
-export interface Deferred<T> {
+export interface Deferred<T = void> {
   promise: Promise<T>;
   resolve: (value: T) => void;
   reject: (error: unknown) => void;
