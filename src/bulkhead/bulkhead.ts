@@ -120,7 +120,9 @@ class Waiter {
     readonly userId: string,
     readonly signal: AbortSignal,
     readonly enqueuedAt: number,
-    readonly resolve: (permit: BulkheadPermit) => void,
+    /** For `limit`: the work to run once granted (no permit object needed); else a permit is handed out. */
+    readonly task: ((signal: AbortSignal) => unknown) | undefined,
+    readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
   ) {}
 
@@ -232,7 +234,12 @@ export class Bulkhead {
     if (signal.aborted) return Promise.reject(aborted(signal));
     const taken = this.store.tryAcquire(userId);
     if (taken === true) return this.run(userId, fn, signal);
-    return this.acquireSlow(userId, signal, taken).then((permit) => this.runHolding(permit, fn, signal));
+    if (taken === false) return this.wait<Awaited<T>>(userId, signal, fn);
+    return Promise.resolve(taken).then((ok) => {
+      if (!ok) return this.wait<Awaited<T>>(userId, signal, fn);
+      if (this.isClosed) throw new DisposedError("bulkhead"); // the closed store holds no slots
+      return this.run(userId, fn, signal);
+    });
   }
 
   /**
@@ -246,7 +253,12 @@ export class Bulkhead {
     if (signal.aborted) return Promise.reject(aborted(signal));
     const taken = this.store.tryAcquire(userId);
     if (taken === true) return Promise.resolve(new Permit(this, userId));
-    return this.acquireSlow(userId, signal, taken);
+    if (taken === false) return this.wait<BulkheadPermit>(userId, signal, undefined);
+    return Promise.resolve(taken).then((ok) => {
+      if (!ok) return this.wait<BulkheadPermit>(userId, signal, undefined);
+      if (this.isClosed) throw new DisposedError("bulkhead"); // the closed store holds no slots
+      return new Permit(this, userId);
+    });
   }
 
   /** Current counters, per-user state and settings. */
@@ -297,35 +309,15 @@ export class Bulkhead {
     }
   }
 
-  private async runHolding<T>(
-    permit: BulkheadPermit,
-    fn: (signal: AbortSignal) => T | PromiseLike<T>,
-    signal: AbortSignal,
-  ): Promise<Awaited<T>> {
-    try {
-      return await fn(signal);
-    } finally {
-      permit.release();
-    }
-  }
-
-  private acquireSlow(
+  /** Queues a request; resolves with a permit, or with the task's outcome when `task` is given. */
+  private wait<R>(
     userId: string,
     signal: AbortSignal,
-    taken: false | PromiseLike<boolean>,
-  ): Promise<BulkheadPermit> {
-    if (taken === false) return this.wait(userId, signal);
-    return Promise.resolve(taken).then((ok) => {
-      if (!ok) return this.wait(userId, signal);
-      if (this.isClosed) throw new DisposedError("bulkhead");
-      return new Permit(this, userId);
-    });
-  }
-
-  private wait(userId: string, signal: AbortSignal): Promise<BulkheadPermit> {
-    return new Promise<BulkheadPermit>((resolve, reject) => {
+    task: ((signal: AbortSignal) => unknown) | undefined,
+  ): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       const now = this.readClock();
-      const waiter = new Waiter(this, userId, signal, now, resolve, reject);
+      const waiter = new Waiter(this, userId, signal, now, task, resolve as (value: unknown) => void, reject);
       const result = this.store.enqueue(userId, waiter, now);
       if (isPromiseLike(result)) {
         result.then(
@@ -385,7 +377,9 @@ export class Bulkhead {
     }
     this.settle(waiter);
     waiter.state = State.Granted;
-    waiter.resolve(new Permit(this, waiter.userId));
+    waiter.resolve(
+      waiter.task === undefined ? new Permit(this, waiter.userId) : this.run(waiter.userId, waiter.task, waiter.signal),
+    );
   }
 
   private onEvicted(waiter: Waiter, rejection: BulkheadRejection): void {

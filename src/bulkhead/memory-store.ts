@@ -9,7 +9,7 @@
  * only a global slot. Invariant after every operation: if the ring is not
  * empty, every global slot is taken.
  */
-import { LinkedQueue, isQueued, type QueueNode } from "./queue.js";
+import { LinkedList, ListNode } from "./queue.js";
 import type { OverloadPolicy } from "./options.js";
 import type {
   BulkheadRejection,
@@ -22,26 +22,39 @@ import type {
   EnqueueResult,
 } from "./store.js";
 
-class UserState<P> {
+// The lists are intrusive (a user is its own node in the ready ring, an entry
+// its own node in its user's queue), so waiting allocates little.
+
+/** A user; as a node, its place in the ready ring. */
+class UserState<P> extends ListNode {
   running = 0;
-  readonly queue = new LinkedQueue<Entry<P>>();
-  /** Position in the ready ring, while the user is in it. */
-  readyNode: QueueNode<UserState<P>> | undefined = undefined;
+  readonly queue = new LinkedList<Entry<P>>();
   constructor(
     readonly id: string,
     public lastActivity: number,
-  ) {}
+  ) {
+    super();
+  }
 }
 
-class Entry<P> implements BulkheadTicket<P> {
-  userNode!: QueueNode<Entry<P>>;
-  arrivalNode!: QueueNode<Entry<P>>;
+/** A waiter; as a node, its place in its user's queue. */
+class Entry<P> extends ListNode implements BulkheadTicket<P> {
   readonly userId: string;
+  /** Its place in the arrival-order queue of all waiters. */
+  readonly arrival: Arrival<P>;
   constructor(
     readonly user: UserState<P>,
     readonly payload: P,
   ) {
+    super();
     this.userId = user.id;
+    this.arrival = new Arrival(this);
+  }
+}
+
+class Arrival<P> extends ListNode {
+  constructor(readonly entry: Entry<P>) {
+    super();
   }
 }
 
@@ -54,8 +67,8 @@ const queueCap = (value: number): number => (value >= 0 ? value : Number.POSITIV
 /** Slot and queue accounting in this process's memory. */
 export class MemoryBulkheadStore<P> implements BulkheadStore<P> {
   private readonly users = new Map<string, UserState<P>>();
-  private readonly arrivals = new LinkedQueue<Entry<P>>();
-  private readonly ready = new LinkedQueue<UserState<P>>();
+  private readonly arrivals = new LinkedList<Arrival<P>>();
+  private readonly ready = new LinkedList<UserState<P>>();
   private readonly events: BulkheadStoreEvents<P>;
   private readonly now: () => number;
   private readonly userSlots: number;
@@ -112,7 +125,7 @@ export class MemoryBulkheadStore<P> implements BulkheadStore<P> {
         status = "blocked";
       } else {
         const victim =
-          this.policy === "drop_oldest" ? (userFull ? user.queue.peek() : this.arrivals.peek()) : undefined;
+          this.policy === "drop_oldest" ? (userFull ? user.queue.peek() : this.arrivals.peek()?.entry) : undefined;
         // drop_newest, or drop_oldest with a zero-sized queue: the newcomer goes.
         if (victim === undefined) return { status: "rejected", rejection: this.rejection(scope, user) };
         const rejection = this.rejection(scope, victim.user);
@@ -122,9 +135,9 @@ export class MemoryBulkheadStore<P> implements BulkheadStore<P> {
     }
 
     const entry = new Entry(user, payload);
-    entry.userNode = user.queue.push(entry);
-    entry.arrivalNode = this.arrivals.push(entry);
-    if (user.readyNode === undefined && user.running < this.userSlots) user.readyNode = this.ready.push(user);
+    user.queue.push(entry);
+    this.arrivals.push(entry.arrival);
+    if (!user.linked && user.running < this.userSlots) this.ready.push(user);
     // No drain here: a slot free for this user would have been granted above,
     // and by the invariant a free global slot means no other user is ready.
     return { status, ticket: entry };
@@ -137,19 +150,19 @@ export class MemoryBulkheadStore<P> implements BulkheadStore<P> {
     user.running--;
     this.globalRunning--;
     user.lastActivity = now;
-    if (user.queue.size > 0 && user.readyNode === undefined) user.readyNode = this.ready.push(user);
+    if (user.queue.size > 0 && !user.linked) this.ready.push(user);
     if (this.ready.size > 0) this.drain();
   }
 
   remove(ticket: BulkheadTicket<P>): boolean {
     const entry = ticket as Entry<P>;
-    if (!isQueued(entry.arrivalNode)) return false;
+    if (!entry.linked) return false;
     this.unqueue(entry);
     return true;
   }
 
   oldest(): BulkheadTicket<P> | undefined {
-    return this.arrivals.peek();
+    return this.arrivals.peek()?.entry;
   }
 
   sweepIdle(before: number): void {
@@ -192,25 +205,21 @@ export class MemoryBulkheadStore<P> implements BulkheadStore<P> {
     while (this.globalRunning < this.globalSlots) {
       const user = this.ready.shift();
       if (user === undefined) return;
-      user.readyNode = undefined;
       const entry = user.queue.shift()!;
-      this.arrivals.remove(entry.arrivalNode);
+      this.arrivals.remove(entry.arrival);
       user.running++;
       this.globalRunning++;
       // Back of the ring: every other ready user gets a slot before this one gets another.
-      if (user.queue.size > 0 && user.running < this.userSlots) user.readyNode = this.ready.push(user);
+      if (user.queue.size > 0 && user.running < this.userSlots) this.ready.push(user);
       this.events.granted(entry);
     }
   }
 
   private unqueue(entry: Entry<P>): void {
     const user = entry.user;
-    user.queue.remove(entry.userNode);
-    this.arrivals.remove(entry.arrivalNode);
-    if (user.queue.size === 0 && user.readyNode !== undefined) {
-      this.ready.remove(user.readyNode);
-      user.readyNode = undefined;
-    }
+    user.queue.remove(entry);
+    this.arrivals.remove(entry.arrival);
+    if (user.queue.size === 0) this.ready.remove(user);
   }
 
   private rejection(scope: "user" | "global", user: UserState<P>): BulkheadRejection {

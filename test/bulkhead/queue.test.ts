@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { LinkedQueue, type QueueNode } from "../../src/bulkhead/queue.js";
+import { LinkedList, LinkedQueue, ListNode, type QueueNode } from "../../src/bulkhead/queue.js";
 
 test("push, peek and shift keep first-in first-out order", () => {
   const queue = new LinkedQueue<number>();
@@ -75,4 +75,30 @@ test("behaves like an array model under random push, shift and remove", () => {
       );
     }),
   );
+});
+
+class Item extends ListNode {
+  constructor(readonly name: string) {
+    super();
+  }
+}
+
+test("the intrusive list links the items themselves, one list at a time", () => {
+  const one = new LinkedList<Item>();
+  const two = new LinkedList<Item>();
+  const [a, b, c] = [new Item("a"), new Item("b"), new Item("c")];
+  for (const item of [a, b, c]) one.push(item);
+  assert.throws(() => two.push(b), /already in a list/);
+  assert.equal(two.remove(b), false);
+  assert.equal(one.remove(b), true);
+  assert.equal(b.linked, false);
+  two.push(b);
+  assert.deepEqual(
+    [...one.values()].map((i) => i.name),
+    ["a", "c"],
+  );
+  assert.equal(one.shift(), a);
+  assert.equal(one.peek(), c);
+  assert.equal(one.size, 1);
+  assert.equal(two.size, 1);
 });
