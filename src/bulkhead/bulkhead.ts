@@ -291,6 +291,7 @@ export class Bulkhead {
       const waiter = ticket.payload;
       if (waiter.state !== State.Waiting) break; // a store that broke the `remove` contract; do not spin
       this.settle(waiter);
+      waiter.state = State.Done;
       waiter.reject(new DisposedError("bulkhead"));
       this.removeTicket(ticket);
     }
@@ -370,16 +371,28 @@ export class Bulkhead {
   }
 
   private onGranted(waiter: Waiter): void {
-    if (waiter.state === State.Done || waiter.state === State.Granted || this.isClosed) {
+    if (waiter.state === State.Done || waiter.state === State.Granted) {
       // Rejected locally while the store was granting (shared stores only): give the slot back.
-      if (!this.isClosed) this.releaseSlot(waiter.userId);
+      this.releaseSlot(waiter.userId);
       return;
     }
     this.settle(waiter);
+    if (this.isClosed) {
+      // A shared store's late grant after close: the closed store holds no slots.
+      waiter.state = State.Done;
+      waiter.reject(new DisposedError("bulkhead"));
+      return;
+    }
     waiter.state = State.Granted;
-    waiter.resolve(
-      waiter.task === undefined ? new Permit(this, waiter.userId) : this.run(waiter.userId, waiter.task, waiter.signal),
-    );
+    const task = waiter.task;
+    if (task === undefined) {
+      waiter.resolve(new Permit(this, waiter.userId));
+    } else {
+      // Not synchronously: we are inside the store's hand-out loop (and maybe
+      // inside another task's release), where a task that throws at once
+      // would release and grant again, recursing once per waiter.
+      queueMicrotask(() => waiter.resolve(this.run(waiter.userId, task, waiter.signal)));
+    }
   }
 
   private onEvicted(waiter: Waiter, rejection: BulkheadRejection): void {

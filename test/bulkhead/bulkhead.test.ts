@@ -221,6 +221,22 @@ describe("semantics", () => {
     assert.equal(noSignal, false, "a never-aborted signal by default");
   });
 
+  test("queued tasks that throw at once do not recurse once per waiter", async () => {
+    const bulkhead = makeBulkhead({ maxConcurrentPerUser: 1, maxQueuePerUser: -1, maxQueueGlobal: -1 });
+    const gate = deferred();
+    const first = bulkhead.limit("u", () => gate.promise);
+    const failing = Array.from({ length: 20_000 }, () =>
+      bulkhead.limit("u", () => {
+        throw new Error("at once");
+      }),
+    );
+    gate.resolve();
+    await first;
+    const results = await Promise.allSettled(failing);
+    assert.ok(results.every((r) => r.status === "rejected" && (r.reason as Error).message === "at once"));
+    assert.equal(bulkhead.stats().activeRequests, 0);
+  });
+
   test("release is idempotent", async () => {
     const bulkhead = makeBulkhead({ maxConcurrentPerUser: 2 });
     const a = await bulkhead.acquire("u");
