@@ -32,6 +32,8 @@ export interface BulkheadPermit {
   readonly released: boolean;
   /** Gives the slot back; idempotent. */
   release(): void;
+  /** `release()`, for `using permit = await bulkhead.acquire(userId)`. */
+  [Symbol.dispose](): void;
 }
 
 /** Options of {@link createBulkhead}: the settings plus where else to read them and the plumbing. */
@@ -147,6 +149,10 @@ class Permit implements BulkheadPermit {
     if (this.done) return;
     this.done = true;
     this.owner["releaseSlot"](this.userId);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
   }
 }
 
@@ -296,6 +302,11 @@ export class Bulkhead {
       this.removeTicket(ticket);
     }
     await this.store.close();
+  }
+
+  /** `close()`, for `await using bulkhead = createBulkhead()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   private async run<T>(

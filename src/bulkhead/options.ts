@@ -78,14 +78,23 @@ export type BulkheadConfigKey = keyof BulkheadConfigOptions;
 
 /** The effective settings, validated and frozen. Numbers are in the units of the key names. */
 export interface BulkheadConfig {
+  /** Requests of one user running at once; `0` or `-1`: no cap. */
   readonly maxConcurrentPerUser: number;
+  /** Requests of one user waiting; `0`: no queue, `-1`: unbounded. */
   readonly maxQueuePerUser: number;
+  /** Requests of all users running at once; `0` or `-1`: no cap. */
   readonly maxConcurrentGlobal: number;
+  /** Requests of all users waiting; `0`: no queue, `-1`: unbounded. */
   readonly maxQueueGlobal: number;
+  /** Longest wait for a slot in milliseconds; `0` or `-1`: none. */
   readonly queueTimeoutMs: number;
+  /** Retry-After in seconds before a drain rate is measured. */
   readonly retryAfterSeconds: number;
+  /** Upper bound of any Retry-After, in seconds. */
   readonly maxRetryAfterSeconds: number;
+  /** What a request that finds its queue full gets. */
   readonly overloadPolicy: OverloadPolicy;
+  /** Idle users' state is dropped after this many milliseconds. */
   readonly idleUserTtlMs: number;
 }
 

@@ -80,6 +80,7 @@ export interface BulkheadStoreContext<P> {
 
 /** One user's state in a {@link BulkheadStoreSnapshot}. */
 export interface BulkheadUserSnapshot {
+  /** The user. */
   readonly userId: string;
   /** Requests running. */
   readonly concurrent: number;
@@ -93,9 +94,13 @@ export interface BulkheadUserSnapshot {
 
 /** A store's state, as far as it knows it without blocking. */
 export interface BulkheadStoreSnapshot {
+  /** Requests running, all users. */
   readonly globalConcurrent: number;
+  /** Requests waiting within the queue caps, all users. */
   readonly globalQueued: number;
+  /** Requests waiting over the queue caps (`block` policy only). */
   readonly globalBlocked: number;
+  /** Every user the store holds state for. */
   readonly users: readonly BulkheadUserSnapshot[];
 }
 

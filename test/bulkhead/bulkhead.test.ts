@@ -250,6 +250,16 @@ describe("semantics", () => {
     assert.equal(userStats(bulkhead, "u")!.concurrent, 0);
   });
 
+  test("permits and bulkheads are disposables", async () => {
+    const bulkhead = makeBulkhead({ maxConcurrentPerUser: 1 });
+    const permit = await bulkhead.acquire("u");
+    permit[Symbol.dispose]();
+    assert.equal(permit.released, true);
+    assert.equal(userStats(bulkhead, "u")!.concurrent, 0);
+    await bulkhead[Symbol.asyncDispose]();
+    assert.equal(bulkhead.closed, true);
+  });
+
   test("a bad user id is a TypeError", async () => {
     const bulkhead = makeBulkhead();
     await assert.rejects(bulkhead.acquire(42 as unknown as string), /userId must be a string, got number 42/);
