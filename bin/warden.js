@@ -23,5 +23,8 @@ if (!hasFlag && command !== undefined && NEEDS_ISOLATES.has(command)) {
   process.exit(child.status ?? 1);
 } else {
   const { main } = await import("../dist/cli/main.js");
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  // Exit explicitly once output is flushed: an isolate abandoned after a fatal
+  // V8 out-of-memory (see docs/engines.md) would otherwise keep the process alive.
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
 }

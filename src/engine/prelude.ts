@@ -206,6 +206,7 @@ const __wardenP = (() => {
   });
 })();
 const __wardenBoot = __wardenP.boot;
+const __wardenFinish = __wardenP.finishScript;
 const __wardenT = __wardenP.trip;
 const __wardenC = __wardenP.convert;
 const __wardenX = () => {

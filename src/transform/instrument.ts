@@ -8,6 +8,7 @@ import {
   DEPTH,
   DYNAMIC_IMPORT,
   FINALLY,
+  FINISH,
   FUEL,
   MAX_DEPTH,
   RESERVED_PREFIX,
@@ -27,6 +28,12 @@ export interface Instrumented {
   readonly map: SourceMap;
   /** Script or module, detected from the source. */
   readonly kind: SourceKind;
+  /**
+   * True when the script ends in an expression statement, now wrapped in
+   * `__wardenFinish(...)`: the script's completion value is then a promise of
+   * the serialised result, so an engine needs one call instead of two.
+   */
+  readonly finishesItself: boolean;
 }
 
 /** A syntax error in guest source, with a 1-based line and 0-based column in the instrumenter's input. */
@@ -211,8 +218,21 @@ export function instrument(source: string, filename: string): Instrumented {
     if (typeof statement["directive"] !== "string") break;
     bootAt = statement.end;
   }
+  const last = programBody.at(-1);
+  const finishesItself =
+    kind === "script" && last?.type === "ExpressionStatement" && typeof last["directive"] !== "string";
+  if (finishesItself) {
+    const expression = last["expression"] as AnyNode;
+    s.prependRight(expression.start, `${FINISH}((`);
+    s.appendLeft(expression.end, "))");
+  }
   const hashbang = source.startsWith("#!") ? source.indexOf("\n") + 1 : 0;
   s.appendLeft(Math.max(bootAt, hashbang), `${bootAt > 0 ? ";" : ""}${BOOT}();`);
 
-  return { code: s.toString(), map: s.generateMap({ source: filename, includeContent: false, hires: true }), kind };
+  return {
+    code: s.toString(),
+    map: s.generateMap({ source: filename, includeContent: false, hires: true }),
+    kind,
+    finishesItself,
+  };
 }

@@ -28,3 +28,5 @@ export const CATCH_PARAM = "__wardenE";
 export const DYNAMIC_IMPORT = "__wardenImport";
 /** First statement of every run: reads the per-run configuration. */
 export const BOOT = "__wardenBoot";
+/** Wraps a script's last expression statement so that one engine call returns the serialised result. */
+export const FINISH = "__wardenFinish";

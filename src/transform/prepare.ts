@@ -13,6 +13,8 @@ export interface PreparedSource {
   readonly kind: SourceKind;
   /** Instrumented JavaScript to compile. */
   readonly code: string;
+  /** True when the script's completion value is already the prelude's finish promise (see `instrument`). */
+  readonly finishesItself: boolean;
   /** Stable key of (filename, source), for compile caches. */
   readonly key: string;
   /** Maps a 1-based line and column of `code` to the user's original file. */
@@ -31,6 +33,7 @@ class Prepared implements PreparedSource {
     readonly filename: string,
     readonly kind: SourceKind,
     readonly code: string,
+    readonly finishesItself: boolean,
     readonly key: string,
     private readonly maps: () => TraceMap,
   ) {}
@@ -74,7 +77,7 @@ export function prepareSource(source: string, filename: string): PreparedSource 
     new TraceMap(
       (stripped ? remapping([output.map.toString(), stripped.map], () => null) : output.map.toString()) as never,
     );
-  const prepared = new Prepared(filename, output.kind, output.code, key, maps);
+  const prepared = new Prepared(filename, output.kind, output.code, output.finishesItself, key, maps);
   cache.set(key, prepared);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   return prepared;

@@ -165,12 +165,18 @@ for (const engine of TEST_ENGINES) {
         arrays: "const a = []; for (;;) a.push([1, 2, 3, 4, 5, 6, 7, 8])",
         strings: "const a = []; let s = 'x'; for (;;) { s = s + s.length; a.push(s) }",
         doubling: "let s = 'xxxxxxxxxxxxxxxx'; for (;;) { s = s + s; s.charCodeAt(s.length - 1) }",
-        maps: "const m = new Map(); for (let i = 0; ; i++) m.set(i, { i })",
+        maps: "const all = []; for (;;) { const m = new Map(); for (let i = 0; i < 64; i++) m.set('k' + i, { i }); all.push(m) }",
         arrayBuffers: "const a = []; for (;;) a.push(new ArrayBuffer(1 << 20))",
         hugeArrayBuffer: "new Uint8Array(4 * 1024 * 1024 * 1024).length",
       };
       for (const [name, source] of Object.entries(bombs)) {
-        test(`memory bomb: ${name}`, async () => {
+        // On V8 a single allocation larger than the heap has left is a fatal V8
+        // out-of-memory: the run still gets the memory error and the host lives on,
+        // but isolated-vm parks the isolate's thread, which keeps the process from
+        // exiting by itself. docs/engines.md explains; test/cli/run-cli.test.ts runs
+        // this bomb on V8 through `warden run`, which exits explicitly.
+        const skip = engine === "v8" && name === "doubling";
+        test(`memory bomb: ${name}`, { skip: skip && "fatal V8 OOM: tested through the CLI" }, async () => {
           const result = await limitHit(runtime, "memory", source, { limits: NO_FUEL });
           assert.equal(result.error.message, "memory limit exceeded (32MB)");
         });

@@ -122,7 +122,8 @@ export class V8Engine implements Engine {
         memoryBytes: limits.memoryBytes,
         input: request.inputJson,
       });
-      await context.context.global.set("__wardenRun", config);
+      // The isolate is idle here, so a synchronous set costs microseconds and saves a thread hop.
+      context.context.global.setSync("__wardenRun", config);
       const finished = await Promise.race([this.execute(sandbox, context, request), sandbox.lost]);
       const parsed = parseFinish(finished);
       status = parsed.status;
@@ -178,6 +179,7 @@ export class V8Engine implements Engine {
     const copyPromise = { result: { promise: true, copy: true } } as const;
     if (prepared.kind === "script") {
       const script = await sandbox.compile(prepared.key, prepared.code, prepared.filename);
+      if (prepared.finishesItself) return (await script.run(context.context, { promise: true, copy: true })) as string;
       const completion = (await script.run(context.context, { reference: true })) as ivm.Reference<unknown>;
       try {
         return (await context.finishScript.apply(undefined, [completion.derefInto()], copyPromise)) as string;

@@ -1,5 +1,6 @@
 import ivm from "isolated-vm";
 import { PRELUDE_SOURCE } from "../prelude.js";
+import { recordAbandonedIsolate } from "../abandoned.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
 
 /** Where a context's console and warning callbacks go for the run that owns it. */
@@ -65,6 +66,7 @@ export class IsolateSandbox {
       onCatastrophicError: (message) => {
         this.catastrophic = true;
         this.disposed = true;
+        recordAbandonedIsolate();
         markLost(new Error(message));
       },
     });
