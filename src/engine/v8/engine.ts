@@ -66,18 +66,22 @@ export class V8Engine implements Engine {
 
   private lease(memoryBytes: number): IsolateSandbox {
     const memoryMb = isolateMemoryMb(memoryBytes);
-    const list = this.idle.get(memoryMb);
-    let sandbox = list?.pop();
-    while (sandbox && !sandbox.alive) sandbox = list?.pop();
+    const list = this.idle.get(memoryMb) ?? [];
+    this.idle.set(memoryMb, list);
+    let sandbox = list.pop();
+    while (sandbox && !sandbox.alive) sandbox = list.pop();
     sandbox ??= new IsolateSandbox(memoryMb);
     this.leased.add(sandbox);
+    // Keep one isolate ready for the next run, so that a run never waits for isolate creation.
+    if (list.length === 0 && !this.closed) list.push(new IsolateSandbox(memoryMb));
     return sandbox;
   }
 
   private giveBack(sandbox: IsolateSandbox): void {
     this.leased.delete(sandbox);
     const list = this.idle.get(sandbox.memoryMb) ?? [];
-    if (this.closed || !sandbox.alive || list.length >= this.poolSize) {
+    // poolSize warm isolates plus the one spare kept by lease().
+    if (this.closed || !sandbox.alive || list.length > this.poolSize) {
       sandbox.dispose();
       return;
     }
