@@ -30,6 +30,9 @@ const __wardenP = (() => {
   const stringify = JSON.stringify;
   const parseJson = JSON.parse;
   const RangeErrorCtor = RangeError;
+  // QuickJS only (V8 has no InternalError): the class of its stack-overflow and out-of-memory errors.
+  const InternalErrorCtor = typeof InternalError === "function" ? InternalError : RangeError;
+  const SyntaxErrorCtor = SyntaxError;
   const EvalErrorCtor = EvalError;
   const getPrototypeOf = Object.getPrototypeOf;
   const defineProperty = Object.defineProperty;
@@ -96,13 +99,16 @@ const __wardenP = (() => {
 
   const convert = (error) => {
     if (__wardenDead !== null) throw __wardenDead;
-    if (error instanceof RangeErrorCtor) {
+    if (error instanceof RangeErrorCtor || error instanceof InternalErrorCtor || error instanceof SyntaxErrorCtor) {
       let message = "";
       try {
         message = StringCtor(error.message);
       } catch {}
-      if (message === "Maximum call stack size exceeded") kill("recursion", depthLimit > 0 ? depthLimit : __wardenD, __wardenD);
+      // V8's, then QuickJS's wording (QuickJS: InternalError, or SyntaxError from its JSON and RegExp parsers).
+      if (message === "Maximum call stack size exceeded" || message === "stack overflow") kill("recursion", depthLimit > 0 ? depthLimit : __wardenD, __wardenD);
       if (memoryLimit > 0 && (message === "Array buffer allocation failed" || message === "Invalid string length")) kill("memory", memoryLimit, undefined);
+      // QuickJS: a failed allocation, or an ArrayBuffer longer than 2^31 - 1 bytes (more than any sandbox heap).
+      if (memoryLimit > 0 && (message === "out of memory" || message === "invalid array buffer length")) kill("memory", memoryLimit, undefined);
     }
   };
 

@@ -147,7 +147,11 @@ for (const engine of TEST_ENGINES) {
           "export default async () => { for (let i = 0; i < 3; i++) await null; for (;;) {} }",
           { filename: "m.mjs", limits: { ...NO_FUEL, cpuTimeMs: 50 } },
         );
-        await limitHit(runtime, "instructions", "function f() { Promise.resolve().then(f) } f(); 1");
+        // A budget the flood exhausts well inside the timeout on both engines (QuickJS runs about
+        // 200,000 promise jobs per second, so the default 10,000,000 would meet the timeout first).
+        await limitHit(runtime, "instructions", "function f() { Promise.resolve().then(f) } f(); 1", {
+          limits: { maxInstructions: 20_000 },
+        });
         await limitHit(runtime, "timeout", "function f() { Promise.resolve().then(f) } f(); 1", {
           limits: { ...NO_FUEL, timeoutMs: 50 },
         });

@@ -1,0 +1,199 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJSWASMModule } from "quickjs-emscripten";
+
+const PAGE_BYTES = 65536;
+/** The release-sync build declares 256 to 32768 pages of memory (16 MiB to 2 GiB). */
+const INITIAL_PAGES = 256;
+const MAXIMUM_PAGES = 32768;
+/** The most memory a QuickJS sandbox can ever have: the build's WebAssembly memory maximum. */
+export const HEAP_CEILING_BYTES = MAXIMUM_PAGES * PAGE_BYTES;
+/** Ballast is allocated in blocks of this size. */
+const BALLAST_BLOCK = 256 * 1024;
+/** Free heap left between runs for the next sandbox's runtime, context and prelude. */
+const RESERVE_BYTES = 2 * BALLAST_BLOCK;
+/** Growth granted once a run's budget is spent, so that QuickJS can build its error and unwind. */
+const EMERGENCY_BYTES = 1024 * 1024;
+
+/** Thrown by the growth gate to refuse growth; emscripten catches it and reports allocation failure. */
+const GROWTH_REFUSED = Object.freeze(new RangeError("the sandbox heap budget is spent"));
+
+/** The parts of the WebAssembly API used here (the project's type libraries do not declare them). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+const Wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
+      compile(bytes: Uint8Array): Promise<object>;
+    };
+  }
+).WebAssembly;
+
+let compiled: Promise<object> | undefined;
+
+/** Compiles the QuickJS WebAssembly module once per thread. */
+function compileQuickJS(): Promise<object> {
+  compiled ??= (async () => {
+    // The wasm file belongs to the variant package that quickjs-emscripten depends on.
+    const fromQuickJS = createRequire(createRequire(import.meta.url).resolve("quickjs-emscripten"));
+    const bytes = await readFile(fromQuickJS.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
+    return Wasm.compile(bytes);
+  })();
+  compiled.catch(() => (compiled = undefined));
+  return compiled;
+}
+
+interface Allocator {
+  _malloc(size: number): number;
+  _free(pointer: number): void;
+}
+
+/**
+ * One instance of the QuickJS WebAssembly module with a metered heap.
+ *
+ * QuickJS's own memory limit (`JS_SetMemoryLimit`) cannot meter this build:
+ * without `malloc_usable_size` it counts 8 bytes per allocation, so it only
+ * refuses single allocations larger than the limit while the heap grows
+ * without bound. The budget is enforced one level down instead:
+ *
+ * - The instance runs on a `WebAssembly.Memory` whose `grow` passes through a
+ *   gate. During a run the gate lets the memory grow by at most the run's
+ *   budget; past it, growth fails, `malloc` returns NULL and QuickJS throws
+ *   its "out of memory" error, which the prelude makes terminal.
+ * - Free heap inside the memory would be a budget on top of the budget, so
+ *   it is filled with ballast blocks, leaving only a small reserve for the
+ *   next sandbox's own runtime and prelude. After a run that grew the memory,
+ *   the newly freed space is filled again.
+ *
+ * A run can therefore hold its budget plus at most the reserve (512 KiB),
+ * never more, whatever it allocates and however (objects, strings, array
+ * buffers, native code). Memory never shrinks, so an instance that grew past
+ * {@link QuickJSHeap.retireAboveBytes} is retired by its owner and replaced.
+ */
+export class QuickJSHeap {
+  readonly module: QuickJSWASMModule;
+  readonly memory: WasmMemory;
+  private readonly allocator: Allocator;
+  private readonly ballast: number[] = [];
+  /** Byte size the memory may grow to; the gate refuses anything larger. */
+  private capBytes = HEAP_CEILING_BYTES;
+  /** Memory size when the ballast was last topped up. */
+  private settledBytes = 0;
+  /** True while the heap fills itself with ballast (refusals then are expected). */
+  private filling = false;
+  /** Called when the memory grows, with its new size. */
+  onGrow: ((bytes: number) => void) | undefined;
+  /** Called when the gate refuses to grow the memory: an allocation failed for want of budget. */
+  onRefuse: (() => void) | undefined;
+  /** True once the gate refused growth to a run; a heap QuickJS ran out of is retired after the run. */
+  exhausted = false;
+
+  /** Instances larger than this after a run are replaced, to give the memory back to the host. */
+  static retireAboveBytes = 64 * 1024 * 1024;
+
+  private constructor(module: QuickJSWASMModule, memory: WasmMemory, allocator: Allocator) {
+    this.module = module;
+    this.memory = memory;
+    this.allocator = allocator;
+  }
+
+  /** Instantiates a fresh module with a gated memory and fills its free heap with ballast. */
+  static async create(): Promise<QuickJSHeap> {
+    const memory = new Wasm.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES });
+    // Filled in once the module is up: the gate refuses nothing while QuickJS initialises.
+    const found: { heap?: QuickJSHeap; allocator?: Allocator } = {};
+    const grow = memory.grow.bind(memory);
+    Object.defineProperty(memory, "grow", {
+      value: (pages: number): number => {
+        const heap = found.heap;
+        const next = memory.buffer.byteLength + pages * PAGE_BYTES;
+        if (heap && next > heap.capBytes) {
+          heap.refuse();
+          throw GROWTH_REFUSED;
+        }
+        const previous = grow(pages);
+        heap?.onGrow?.(memory.buffer.byteLength);
+        return previous;
+      },
+    });
+    const variant = newVariant(RELEASE_SYNC, {
+      wasmModule: (() => compileQuickJS()) as never,
+      wasmMemory: memory as never,
+      emscriptenModule: {
+        // Emscripten calls this as a method of the module object, which carries _malloc and _free.
+        onRuntimeInitialized(this: Allocator) {
+          Object.assign(found, { allocator: this });
+        },
+      } as never,
+    });
+    const module = await newQuickJSWASMModuleFromVariant(variant);
+    const { allocator } = found;
+    if (!allocator || typeof allocator._malloc !== "function" || typeof allocator._free !== "function") {
+      throw new Error("the QuickJS module does not expose its allocator");
+    }
+    const heap = new QuickJSHeap(module, memory, allocator);
+    found.heap = heap;
+    heap.fill();
+    return heap;
+  }
+
+  /** Current size of the WebAssembly memory, in bytes. */
+  get bytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  private refuse(): void {
+    if (this.filling) return;
+    if (!this.exhausted) {
+      this.exhausted = true;
+      // QuickJS still has to build its "out of memory" error and unwind: give it room for that.
+      this.capBytes = Math.min(HEAP_CEILING_BYTES, this.capBytes + EMERGENCY_BYTES);
+    }
+    this.onRefuse?.();
+  }
+
+  /** Lets the memory grow by `budgetBytes` from now on (a run starts). */
+  openBudget(budgetBytes: number): void {
+    this.capBytes = Math.min(HEAP_CEILING_BYTES, this.bytes + Math.max(0, budgetBytes));
+  }
+
+  /** Lets the memory grow without a budget (between runs, for the host's own work). */
+  lift(): void {
+    this.capBytes = HEAP_CEILING_BYTES;
+  }
+
+  /**
+   * After a run (its runtime disposed): fills whatever the run grew the heap
+   * by with ballast again. Returns false when the instance should be retired.
+   */
+  settle(): boolean {
+    // QuickJS's recovery from a failed allocation is not trusted beyond the run that caused it.
+    if (this.exhausted || this.bytes > QuickJSHeap.retireAboveBytes) return false;
+    if (this.bytes > this.settledBytes) this.fill();
+    return true;
+  }
+
+  /** Fills the free heap with ballast blocks, then frees the last few so that the reserve stays free. */
+  private fill(): void {
+    this.capBytes = this.bytes;
+    this.filling = true;
+    const added: number[] = [];
+    try {
+      for (;;) {
+        const pointer = this.allocator._malloc(BALLAST_BLOCK);
+        if (pointer === 0) break;
+        added.push(pointer);
+      }
+    } finally {
+      const release = Math.min(added.length, Math.ceil(RESERVE_BYTES / BALLAST_BLOCK));
+      for (let i = 0; i < release; i++) this.allocator._free(added.pop()!);
+      this.ballast.push(...added);
+      this.settledBytes = this.bytes;
+      this.capBytes = HEAP_CEILING_BYTES;
+      this.filling = false;
+    }
+  }
+}

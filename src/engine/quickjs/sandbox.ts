@@ -1,0 +1,494 @@
+/**
+ * The worker-side half of the QuickJS engine: a fresh QuickJS runtime and
+ * context per run (clean global state), with the shared prelude installed,
+ * run synchronously under an interrupt handler that enforces the wall-clock
+ * and CPU budgets, on a heap whose growth is metered by {@link QuickJSHeap}.
+ */
+import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
+import type { ConsoleLevel, WarningBudget } from "../contract.js";
+import { PRELUDE_SOURCE } from "../prelude.js";
+import type { ThreadCpuClock } from "./cpu-clock.js";
+import { QuickJSHeap } from "./heap.js";
+import {
+  CONTROL_CPU_MS,
+  CONTROL_SAMPLED_AT,
+  epochMs,
+  type ReportedError,
+  type ReportedTrip,
+  type ReportedUsage,
+  type RunEnding,
+  type RunMessage,
+} from "./protocol.js";
+
+/** Where a sandbox sends what the guest does. */
+export interface SandboxSink {
+  log(id: number, level: ConsoleLevel, text: string): void;
+  warn(id: number, budget: WarningBudget, fraction: number): void;
+}
+
+/**
+ * Reads a thrown value inside the sandbox, with primitives only on the way
+ * out: `[isError, name, message, stack]` as JSON. Getters of a guest error
+ * still run guest code, under the run's budgets.
+ */
+const DESCRIBE_SOURCE = String.raw`(() => {
+  "use strict";
+  const ErrorCtor = Error;
+  const StringCtor = String;
+  const stringify = JSON.stringify;
+  const read = (get) => {
+    try {
+      const value = get();
+      return value === undefined || value === null ? "" : StringCtor(value);
+    } catch {
+      return "";
+    }
+  };
+  return (error) => {
+    let isError = false;
+    try {
+      isError = error instanceof ErrorCtor;
+    } catch {}
+    if (isError) return stringify([true, read(() => error.name), read(() => error.message), read(() => error.stack)]);
+    return stringify([false, typeof error, read(() => error), ""]);
+  };
+})()`;
+
+/** V8's default `Error.stackTraceLimit`; QuickJS keeps every frame, reports keep as many as V8 does. */
+const STACK_FRAMES = 10;
+/** Heap granted to the host's own reading of a result or error once the guest's budget is spent. */
+const HOST_HEADROOM_BYTES = 1024 * 1024;
+const NO_STATUS = "[null,0,0,0]";
+
+/** One fresh runtime and context with the prelude installed, used by exactly one run. */
+interface PreparedSandbox {
+  readonly runtime: QuickJSRuntime;
+  readonly context: QuickJSContext;
+  readonly finishScript: QuickJSHandle;
+  readonly finishModule: QuickJSHandle;
+  readonly status: QuickJSHandle;
+  readonly describe: QuickJSHandle;
+  /** Heap the sandbox holds before the guest runs (runtime, context, prelude), as QuickJS counts it. */
+  readonly baselineBytes: number;
+}
+
+/** Budgets and progress of the run in flight, read by the interrupt handler. */
+class RunState {
+  readonly startedAt = performance.now();
+  readonly cpuStart: number;
+  readonly startBytes: number;
+  /** True once the run executed a promise job (the prelude's status is then read again at the end). */
+  ranJobs = false;
+  /** Set once a budget tripped; the interrupt handler then stops the guest at every check. */
+  trip: ReportedTrip | undefined;
+  /**
+   * Set once an allocation failed for want of heap budget. Out of memory is
+   * terminal: the guest is stopped at the next interrupt check, nothing it
+   * writes afterwards reaches the host, and the run ends in the memory error
+   * whatever the guest made of the failure (QuickJS throws a catchable
+   * InternalError, or even null when it cannot allocate the error itself).
+   */
+  oom = false;
+  /** False while the host itself calls into the sandbox after the guest was stopped. */
+  armed = true;
+  readonly warned = new Set<WarningBudget>();
+  /** CPU ms used at the last sample, and when (performance.now()). */
+  cpuUsed = 0;
+  sampledAt: number;
+  /** Wall time (performance.now()) at which the CPU used could first reach the next CPU threshold. */
+  nextCpuCheckAt = Infinity;
+  readonly wallDeadline: number;
+  readonly wallWarnAt: number;
+
+  constructor(
+    readonly message: RunMessage,
+    cpuStart: number,
+    heapBytes: number,
+  ) {
+    const { timeoutMs, warnAt } = message;
+    this.cpuStart = cpuStart;
+    this.startBytes = heapBytes;
+    this.sampledAt = this.startedAt;
+    this.wallDeadline = timeoutMs > 0 ? this.startedAt + timeoutMs : Infinity;
+    this.wallWarnAt = timeoutMs > 0 && warnAt > 0 ? this.startedAt + timeoutMs * warnAt : Infinity;
+    this.scheduleCpuCheck();
+  }
+
+  /** The lowest CPU threshold not yet reached: the budget, or its warning. */
+  private nextCpuThreshold(): number {
+    const { cpuTimeMs, warnAt } = this.message;
+    if (cpuTimeMs <= 0) return Infinity;
+    if (warnAt > 0 && !this.warned.has("cpu")) return cpuTimeMs * warnAt;
+    return cpuTimeMs;
+  }
+
+  /** CPU time cannot grow faster than wall time: no need to read the clock before this. */
+  scheduleCpuCheck(): void {
+    this.nextCpuCheckAt = this.sampledAt + (this.nextCpuThreshold() - this.cpuUsed);
+  }
+}
+
+/**
+ * Runs guests in one worker thread. Each run gets a fresh runtime and
+ * context; the next one is prepared while the worker is idle, so a run does
+ * not wait for QuickJS to build a context and compile the prelude (about
+ * 1.4 ms, most of it compiling the prelude).
+ */
+export class SandboxHost {
+  private heap: QuickJSHeap;
+  private spare: PreparedSandbox | undefined;
+  private current: RunState | undefined;
+  /** The last run's sandbox and handles, released after its result was sent. */
+  private finished: { sandbox: PreparedSandbox; scope: Scope } | undefined;
+  /**
+   * CPU clock reading taken when the worker last went idle. An idle thread
+   * uses no CPU, so this stands for the next run's start and saves a clock
+   * read on the way to the guest.
+   */
+  private idleCpu: number;
+  private readonly interrupt = (): boolean => this.onInterrupt();
+
+  private constructor(
+    heap: QuickJSHeap,
+    private readonly clock: ThreadCpuClock,
+    private readonly control: Float64Array,
+    private readonly maxStackBytes: number,
+    private readonly sink: SandboxSink,
+  ) {
+    this.heap = heap;
+    this.idleCpu = clock.now();
+    this.watchHeap();
+  }
+
+  /** Loads the QuickJS module and prepares the first sandbox. */
+  static async create(
+    clock: ThreadCpuClock,
+    control: Float64Array,
+    maxStackBytes: number,
+    sink: SandboxSink,
+  ): Promise<SandboxHost> {
+    const host = new SandboxHost(await QuickJSHeap.create(), clock, control, maxStackBytes, sink);
+    host.prepareSpare();
+    return host;
+  }
+
+  private watchHeap(): void {
+    this.heap.onRefuse = () => {
+      if (this.current) this.current.oom = true;
+    };
+    this.heap.onGrow = (bytes) => {
+      const state = this.current;
+      if (!state || !state.message.memoryConfigured) return;
+      const { memoryBytes, warnAt } = state.message;
+      const grown = bytes - state.startBytes;
+      if (warnAt > 0 && grown >= memoryBytes * warnAt) this.warn(state, "memory", grown / memoryBytes);
+    };
+  }
+
+  /**
+   * Runs one guest to its end. Throws only when the host side failed (the
+   * module may be damaged). Call {@link afterRun} once the result is sent.
+   */
+  run(message: RunMessage): { result: RunEnding; usage: ReportedUsage } {
+    const sandbox = this.spare ?? this.prepare();
+    this.spare = undefined;
+    const cpuStart = this.clock.precise ? this.idleCpu : this.clock.now();
+    const state = new RunState(message, cpuStart, this.heap.bytes);
+    this.control[CONTROL_SAMPLED_AT] = epochMs();
+    this.control[CONTROL_CPU_MS] = 0;
+    const scope = new Scope();
+    let result: RunEnding;
+    let usage: ReportedUsage;
+    this.current = state;
+    try {
+      sandbox.runtime.setMemoryLimit(message.memoryConfigured ? message.memoryBytes : -1);
+      this.heap.openBudget(message.memoryBytes);
+      result = this.execute(sandbox, state, scope);
+      usage = this.measure(sandbox, state);
+    } finally {
+      this.current = undefined;
+      this.heap.lift();
+      this.finished = { sandbox, scope };
+    }
+    return { result, usage };
+  }
+
+  /**
+   * Between runs: releases the last run's sandbox, gives back the heap it
+   * grew (or replaces a bloated module), and prepares the next sandbox.
+   * Throws when the host side failed.
+   */
+  async afterRun(): Promise<void> {
+    const finished = this.finished;
+    this.finished = undefined;
+    if (finished) {
+      finished.scope.dispose();
+      this.disposeSandbox(finished.sandbox);
+    }
+    if (!this.heap.settle()) {
+      this.heap.onGrow = undefined;
+      this.heap.onRefuse = undefined;
+      this.heap = await QuickJSHeap.create();
+      this.watchHeap();
+    }
+    this.prepareSpare();
+  }
+
+  private prepareSpare(): void {
+    this.spare = this.prepare();
+    this.heap.settle();
+    this.idleCpu = this.clock.now();
+  }
+
+  private prepare(): PreparedSandbox {
+    const runtime = this.heap.module.newRuntime();
+    let context: QuickJSContext | undefined;
+    try {
+      runtime.setMaxStackSize(this.maxStackBytes);
+      runtime.setInterruptHandler(this.interrupt);
+      runtime.setModuleLoader((name) => {
+        throw new Error(`import of "${name}" is not available in the sandbox`);
+      });
+      context = runtime.newContext();
+      // computeMemoryUsage() borrows this context instead of creating one of its own.
+      runtime.context = context;
+      const ctx = context;
+      const text = (handle: QuickJSHandle | undefined): string =>
+        handle === undefined ? "" : ctx.typeof(handle) === "string" ? ctx.getString(handle) : String(ctx.dump(handle));
+      ctx
+        .newFunction("__wardenLog", (level, line) => {
+          const state = this.current;
+          if (state && !state.oom && !state.trip)
+            this.sink.log(state.message.id, text(level) as ConsoleLevel, text(line));
+        })
+        .consume((fn) => ctx.setProp(ctx.global, "__wardenLog", fn));
+      ctx
+        .newFunction("__wardenWarn", (budget, fraction) => {
+          const state = this.current;
+          if (state) this.warn(state, text(budget) as WarningBudget, Number(text(fraction)));
+        })
+        .consume((fn) => ctx.setProp(ctx.global, "__wardenWarn", fn));
+      const api = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, "warden:prelude", { type: "global" }));
+      const finishScript = ctx.getProp(api, "finishScript");
+      const finishModule = ctx.getProp(api, "finishModule");
+      const status = ctx.getProp(api, "status");
+      api.dispose();
+      const describe = ctx.unwrapResult(ctx.evalCode(DESCRIBE_SOURCE, "warden:describe", { type: "global" }));
+      const baselineBytes = runtime
+        .computeMemoryUsage()
+        .consume((usage) => ctx.getProp(usage, "memory_used_size").consume((size) => ctx.getNumber(size)));
+      return { runtime, context, finishScript, finishModule, status, describe, baselineBytes };
+    } catch (error) {
+      if (context?.alive) context.dispose();
+      if (runtime.alive) runtime.dispose();
+      throw error;
+    }
+  }
+
+  private disposeSandbox(sandbox: PreparedSandbox): void {
+    for (const handle of [sandbox.finishScript, sandbox.finishModule, sandbox.status, sandbox.describe]) {
+      if (handle.alive) handle.dispose();
+    }
+    sandbox.runtime.removeInterruptHandler();
+    sandbox.context.dispose();
+    sandbox.runtime.dispose();
+  }
+
+  private execute(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding {
+    const { context: ctx } = sandbox;
+    const { message } = state;
+    ctx.newString(message.config).consume((config) => ctx.setProp(ctx.global, "__wardenRun", config));
+    const evaluated = ctx.evalCode(message.code, message.filename, {
+      type: message.kind === "module" ? "module" : "global",
+    });
+    if (evaluated.error) return this.failure(sandbox, state, scope.manage(evaluated.error));
+    const value = scope.manage(evaluated.value);
+    let finish: QuickJSHandle;
+    if (message.kind === "module") {
+      // A module with top-level await evaluates to a promise of its namespace.
+      const namespace = this.settle(sandbox, state, value, scope);
+      if ("ending" in namespace) return namespace;
+      const called = ctx.callFunction(sandbox.finishModule, ctx.undefined, namespace.value);
+      if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
+      finish = scope.manage(called.value);
+    } else if (message.finishesItself) {
+      finish = value;
+    } else {
+      const called = ctx.callFunction(sandbox.finishScript, ctx.undefined, value);
+      if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
+      finish = scope.manage(called.value);
+    }
+    const settled = this.settle(sandbox, state, finish, scope);
+    if ("ending" in settled) return settled;
+    // Like V8, which hands the result over once its microtask queue is empty, let the jobs still
+    // queued run to the end: work the guest left behind counts, and may trip a limit.
+    const drained = this.drain(sandbox, state, scope);
+    if (drained) return drained;
+    state.armed = false;
+    // The result string is the guest's; copying it out needs as much heap again.
+    const length = ctx.getProp(settled.value, "length").consume((size) => ctx.getNumber(size));
+    this.heap.openBudget(HOST_HEADROOM_BYTES + 3 * length);
+    return { ending: "finished", finish: ctx.getString(settled.value) };
+  }
+
+  /** Runs pending jobs until a promise settles, the guest is stopped, or nothing is left that could settle it. */
+  private settle(
+    sandbox: PreparedSandbox,
+    state: RunState,
+    handle: QuickJSHandle,
+    scope: Scope,
+  ): { value: QuickJSHandle } | RunEnding {
+    const { runtime, context: ctx } = sandbox;
+    for (;;) {
+      const promise = ctx.getPromiseState(handle);
+      if (promise.type === "fulfilled") {
+        return { value: promise.notAPromise ? handle : scope.manage(promise.value) };
+      }
+      if (promise.type === "rejected") return this.failure(sandbox, state, scope.manage(promise.error));
+      if (state.trip || state.oom) return this.stopped(sandbox, state);
+      if (!runtime.hasPendingJob()) return { ending: "stalled", status: this.status(sandbox, state) };
+      state.ranJobs = true;
+      const jobs = runtime.executePendingJobs();
+      if (jobs.error) return this.failure(sandbox, state, scope.manage(jobs.error));
+    }
+  }
+
+  /** Runs the jobs still queued after the result settled; returns an ending if that stopped the guest or a limit tripped. */
+  private drain(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding | undefined {
+    const { runtime } = sandbox;
+    while (runtime.hasPendingJob() && !state.trip && !state.oom) {
+      state.ranJobs = true;
+      const jobs = runtime.executePendingJobs();
+      if (jobs.error) scope.manage(jobs.error);
+    }
+    if (state.trip || state.oom) return this.stopped(sandbox, state);
+    // Jobs that ran after the result was computed may have tripped a limit since.
+    if (!state.ranJobs) return undefined;
+    const status = this.status(sandbox, state);
+    return status.startsWith("[null,") ? undefined : { ending: "dead", status };
+  }
+
+  /** The guest was stopped by the interrupt handler, or ran out of heap. */
+  private stopped(sandbox: PreparedSandbox, state: RunState): RunEnding {
+    const status = this.status(sandbox, state);
+    if (state.oom) return { ending: "out_of_memory", status };
+    return { ending: "tripped", trip: state.trip!, status };
+  }
+
+  /** The guest threw: read the prelude's status and a description of the error. */
+  private failure(sandbox: PreparedSandbox, state: RunState, error: QuickJSHandle): RunEnding {
+    if (state.trip || state.oom) return this.stopped(sandbox, state);
+    // The guest's heap budget may be spent (out of memory): reading the error is the host's work.
+    this.heap.openBudget(HOST_HEADROOM_BYTES);
+    const status = this.status(sandbox, state);
+    return { ending: "threw", status, error: this.describe(sandbox, state, error) };
+  }
+
+  /** The prelude's status (primitives only, no guest code). */
+  private status(sandbox: PreparedSandbox, state: RunState): string {
+    const { context: ctx } = sandbox;
+    const armed = state.armed;
+    state.armed = false;
+    try {
+      const called = ctx.callFunction(sandbox.status, ctx.undefined);
+      if (called.error) {
+        called.error.dispose();
+        return NO_STATUS;
+      }
+      return called.value.consume((text) => (ctx.typeof(text) === "string" ? ctx.getString(text) : NO_STATUS));
+    } finally {
+      state.armed = armed;
+    }
+  }
+
+  private describe(sandbox: PreparedSandbox, state: RunState, error: QuickJSHandle): ReportedError {
+    const { context: ctx } = sandbox;
+    let parts: [boolean, string, string, string] = [false, "undefined", "", ""];
+    const called = ctx.callFunction(sandbox.describe, ctx.undefined, error);
+    state.armed = false;
+    if (called.error) {
+      called.error.dispose();
+    } else {
+      try {
+        parts = JSON.parse(called.value.consume((json) => ctx.getString(json))) as typeof parts;
+      } catch {
+        // Not readable: report a generic error below.
+      }
+    }
+    const [isError, name, message, stack] = parts;
+    if (!isError) return { name: "Error", message: `uncaught ${name}: ${message}`, stack: "" };
+    return { name, message, stack: formatStack(name, message, stack) };
+  }
+
+  /**
+   * CPU time, and the sandbox's heap: what it held before the guest ran plus
+   * what the run grew the WebAssembly heap by. (Allocations that fit in the
+   * free reserve do not show; QuickJS's own count of its heap walks every
+   * object, which would cost more than a small run itself.)
+   */
+  private measure(sandbox: PreparedSandbox, state: RunState): ReportedUsage {
+    const cpuMs = Math.max(0, this.clock.now() - state.cpuStart);
+    const peakMemoryBytes = sandbox.baselineBytes + Math.max(0, this.heap.bytes - state.startBytes);
+    const { memoryBytes, memoryConfigured, warnAt } = state.message;
+    if (memoryConfigured && warnAt > 0 && peakMemoryBytes >= memoryBytes * warnAt) {
+      this.warn(state, "memory", peakMemoryBytes / memoryBytes);
+    }
+    return { cpuMs, peakMemoryBytes };
+  }
+
+  private warn(state: RunState, budget: WarningBudget, fraction: number): void {
+    if (state.warned.has(budget)) return;
+    state.warned.add(budget);
+    this.sink.warn(state.message.id, budget, fraction);
+  }
+
+  /** QuickJS's interrupt handler: called every few thousand interpreter steps. True stops the guest. */
+  private onInterrupt(): boolean {
+    const state = this.current;
+    if (!state || !state.armed) return false;
+    if (state.trip || state.oom) return true;
+    const now = performance.now();
+    const { timeoutMs, cpuTimeMs } = state.message;
+    if (now >= state.wallDeadline) {
+      state.trip = { kind: "timeout", limit: timeoutMs, observed: Math.round(now - state.startedAt) };
+      return true;
+    }
+    if (now >= state.wallWarnAt && !state.warned.has("timeout")) {
+      this.warn(state, "timeout", (now - state.startedAt) / timeoutMs);
+    }
+    if (now >= state.nextCpuCheckAt) {
+      state.cpuUsed = this.clock.now() - state.cpuStart;
+      state.sampledAt = now;
+      this.control[CONTROL_SAMPLED_AT] = epochMs();
+      this.control[CONTROL_CPU_MS] = state.cpuUsed;
+      if (state.cpuUsed >= cpuTimeMs) {
+        state.trip = { kind: "cpu", limit: cpuTimeMs, observed: Math.round(state.cpuUsed) };
+        return true;
+      }
+      const { warnAt } = state.message;
+      if (warnAt > 0 && state.cpuUsed >= cpuTimeMs * warnAt && !state.warned.has("cpu")) {
+        this.warn(state, "cpu", state.cpuUsed / cpuTimeMs);
+      }
+      state.scheduleCpuCheck();
+    }
+    return false;
+  }
+
+  /** Releases the sandboxes the host holds (the worker is closing). */
+  dispose(): void {
+    if (this.finished) {
+      this.finished.scope.dispose();
+      this.disposeSandbox(this.finished.sandbox);
+    }
+    if (this.spare) this.disposeSandbox(this.spare);
+    this.finished = undefined;
+    this.spare = undefined;
+  }
+}
+
+/** QuickJS stacks list frames only; reports carry V8's shape: `Name: message` then at most ten frames. */
+function formatStack(name: string, message: string, stack: string): string {
+  const frames = stack.split("\n").filter((line) => /^\s+at /.test(line));
+  const head = message ? `${name}: ${message}` : name;
+  return [head, ...frames.slice(0, STACK_FRAMES)].join("\n");
+}

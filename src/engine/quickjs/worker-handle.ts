@@ -1,0 +1,169 @@
+import { Worker } from "node:worker_threads";
+import type { ConsoleLevel, WarningBudget } from "../contract.js";
+import {
+  CONTROL_CPU_MS,
+  CONTROL_SAMPLED_AT,
+  CONTROL_SLOTS,
+  epochMs,
+  type ReportedUsage,
+  type RunEnding,
+  type RunMessage,
+  type WorkerMessage,
+  type WorkerStartData,
+} from "./protocol.js";
+
+/** How a run on a worker ended, seen from the main thread. */
+export type WorkerOutcome =
+  | { type: "done"; result: RunEnding; usage: ReportedUsage }
+  /** The worker's host side failed and the worker exited (see the worker entry). */
+  | { type: "fatal"; name: string; message: string }
+  /** The worker went away: terminated by the engine, or it died. */
+  | { type: "exited"; reason: string };
+
+/** Receives the guest's console lines and warnings of the run in flight. */
+export interface RunListener {
+  onConsole(level: ConsoleLevel, text: string): void;
+  onWarning(budget: WarningBudget, fraction: number): void;
+}
+
+/** Options of every QuickJS worker. */
+export interface WorkerOptions {
+  /** V8 stack of the worker thread, in MiB. */
+  stackSizeMb: number;
+  /** QuickJS's own stack limit, in bytes. */
+  maxStackBytes: number;
+}
+
+/**
+ * The worker script. Built, it is `worker.js` next to this module. Run from
+ * TypeScript sources (the tests, with tsx), it is `worker.ts`; Node 20 does
+ * not carry module hooks such as tsx's into worker threads, so the worker
+ * starts from a small bootstrap that registers tsx, then imports it.
+ */
+function workerScript(): { script: string | URL; eval: boolean } {
+  if (!import.meta.url.endsWith(".ts")) return { script: new URL("./worker.js", import.meta.url), eval: false };
+  const entry = new URL("./worker.ts", import.meta.url).href;
+  const tsx = import.meta.resolve("tsx/esm/api");
+  return {
+    script: `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`,
+    eval: true,
+  };
+}
+
+/**
+ * The main thread's handle on one QuickJS worker: one run at a time. The
+ * worker does not keep the process alive while it is idle.
+ */
+export class QuickJSWorker {
+  private readonly worker: Worker;
+  /** `[sampledAtEpochMs, cpuMsAtSample]` of the run in flight, written by the worker. */
+  private readonly control: Float64Array;
+  /** Resolves when the worker has loaded QuickJS; rejects if it could not. */
+  readonly ready: Promise<void>;
+  private nextId = 1;
+  private pending: { id: number; listener: RunListener; resolve: (outcome: WorkerOutcome) => void } | undefined;
+  private fatal: { name: string; message: string } | undefined;
+  private exited = false;
+  private terminating = false;
+
+  constructor(options: WorkerOptions) {
+    const control = new SharedArrayBuffer(CONTROL_SLOTS * Float64Array.BYTES_PER_ELEMENT);
+    this.control = new Float64Array(control);
+    const { script, eval: isSource } = workerScript();
+    const workerData: WorkerStartData = { control, maxStackBytes: options.maxStackBytes };
+    this.worker = new Worker(script, {
+      eval: isSource,
+      workerData,
+      resourceLimits: { stackSizeMb: options.stackSizeMb },
+    });
+    let markReady: () => void = () => {};
+    let markFailed: (error: Error) => void = () => {};
+    this.ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    this.ready.catch(() => {});
+    this.worker.on("message", (message: WorkerMessage) => {
+      switch (message.type) {
+        case "ready":
+          this.worker.unref();
+          markReady();
+          return;
+        case "log":
+          if (this.pending?.id === message.id) this.pending.listener.onConsole(message.level, message.text);
+          return;
+        case "warn":
+          if (this.pending?.id === message.id) this.pending.listener.onWarning(message.budget, message.fraction);
+          return;
+        case "done":
+          if (this.pending?.id === message.id) {
+            this.settle({ type: "done", result: message.result, usage: message.usage });
+          }
+          return;
+        case "fatal":
+          this.fatal = { name: message.name, message: message.message };
+          markFailed(new Error(`the QuickJS worker failed: ${message.name}: ${message.message}`));
+          this.settle({ type: "fatal", ...this.fatal });
+          return;
+      }
+    });
+    this.worker.on("error", (error) => {
+      this.fatal ??= { name: error.name, message: error.message };
+      markFailed(error);
+    });
+    this.worker.on("exit", (code) => {
+      this.exited = true;
+      markFailed(new Error(`the QuickJS worker exited with code ${code}`));
+      if (this.fatal && !this.terminating) this.settle({ type: "fatal", ...this.fatal });
+      else this.settle({ type: "exited", reason: this.terminating ? "terminated" : `exit code ${code}` });
+    });
+  }
+
+  /** True while the worker can take runs. */
+  get alive(): boolean {
+    return !this.exited && !this.terminating && this.fatal === undefined;
+  }
+
+  /** True while a run is in flight. */
+  get busy(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /**
+   * Upper bound of the CPU time the run in flight has used: the last sample
+   * the worker published, plus all wall time since (a thread cannot use more
+   * CPU than that). A worker stuck in one native call publishes nothing, and
+   * this grows at wall-clock speed.
+   */
+  cpuBoundMs(): number {
+    return this.control[CONTROL_CPU_MS]! + Math.max(0, epochMs() - this.control[CONTROL_SAMPLED_AT]!);
+  }
+
+  /** Starts a run; resolves with how it ended. */
+  run(message: Omit<RunMessage, "type" | "id">, listener: RunListener): Promise<WorkerOutcome> {
+    if (this.pending) throw new Error("the QuickJS worker is busy");
+    if (!this.alive) return Promise.resolve({ type: "exited", reason: "the worker is gone" });
+    const id = this.nextId++;
+    this.control[CONTROL_SAMPLED_AT] = epochMs();
+    this.control[CONTROL_CPU_MS] = 0;
+    return new Promise<WorkerOutcome>((resolve) => {
+      this.pending = { id, listener, resolve };
+      this.worker.ref();
+      this.worker.postMessage({ type: "run", id, ...message } satisfies RunMessage);
+    });
+  }
+
+  private settle(outcome: WorkerOutcome): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    if (!this.exited && !this.terminating) this.worker.unref();
+    pending?.resolve(outcome);
+  }
+
+  /** Stops the worker at once, whatever it is doing. */
+  async terminate(): Promise<void> {
+    if (this.exited) return;
+    this.terminating = true;
+    await this.worker.terminate();
+  }
+}
