@@ -38,6 +38,8 @@ export interface EngineRunRequest {
   onConsole(level: ConsoleLevel, text: string): void;
   /** A budget crossed its warning threshold (once per budget per run). */
   onWarning(budget: WarningBudget, fraction: number): void;
+  /** Stops the run at once when aborted; the run then ends with an `AbortedError`. */
+  signal?: AbortSignal | undefined;
 }
 
 /** What an engine hands back. `json` is the result as JSON text; empty means `undefined`. */

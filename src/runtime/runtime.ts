@@ -149,7 +149,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         message: `${filename} used ${percent}% of its ${budget} budget (${limit})`,
       });
     };
-    const outcome = await this.backend.run({ prepared, limits, inputJson, onConsole, onWarning });
+    const outcome = await this.backend.run({
+      prepared,
+      limits,
+      inputJson,
+      onConsole,
+      onWarning,
+      signal: options.signal,
+    });
     if (!outcome.ok) return outcome;
     try {
       return { ok: true, value: outcome.json === "" ? undefined : JSON.parse(outcome.json), usage: outcome.usage };

@@ -197,3 +197,24 @@ for (const engine of TEST_ENGINES) {
     });
   });
 }
+
+for (const engine of TEST_ENGINES) {
+  test(`an aborted run stops at once with AbortedError, and the runtime goes on [${engine}]`, async () => {
+    const runtime = await testRuntime(engine);
+    try {
+      const controller = new AbortController();
+      const started = performance.now();
+      setTimeout(() => controller.abort(), 50);
+      const result = await runtime.run("while (true) {}", {
+        signal: controller.signal,
+        limits: { maxInstructions: -1 },
+      });
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.error.code, "WARDEN_ABORTED");
+      assert.ok(performance.now() - started < 1000);
+      assert.equal(await value(runtime, "2 + 2"), 4);
+    } finally {
+      await runtime.close();
+    }
+  });
+}

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import type ivm from "isolated-vm";
-import { EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
+import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
 import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
@@ -113,6 +113,13 @@ export class V8Engine implements Engine {
       },
       warn,
     });
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      watchdog.stop();
+      sandbox.dispose();
+    };
+    request.signal?.addEventListener("abort", onAbort, { once: true });
     let status: GuestStatus = { dead: undefined, instructions: 0 };
     let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
     try {
@@ -135,18 +142,21 @@ export class V8Engine implements Engine {
     } catch (error) {
       outcome = {
         ok: false,
-        error: await this.explain(
-          error,
-          sandbox,
-          context,
-          killed ?? watchdog.tripped,
-          limits,
-          request,
-          (s) => (status = s),
-        ),
+        error: aborted
+          ? new AbortedError("the run was aborted", { cause: request.signal?.reason })
+          : await this.explain(
+              error,
+              sandbox,
+              context,
+              killed ?? watchdog.tripped,
+              limits,
+              request,
+              (s) => (status = s),
+            ),
       };
     } finally {
       watchdog.stop();
+      request.signal?.removeEventListener("abort", onAbort);
     }
     const usage: Usage = {
       wallMs: watchdog.elapsedMs(),
