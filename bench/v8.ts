@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import ivm from "isolated-vm";
 import { createRuntime, type Runtime } from "../src/index.js";
 import { MIXED_WORKLOAD } from "./workload.js";
+import { PRELUDE_SOURCE } from "../src/engine/prelude.js";
+import { prepareSource } from "../src/transform/index.js";
 import { median, percentile, printTable } from "./stats.js";
 
 async function rawRun(isolate: ivm.Isolate, script: ivm.Script): Promise<number> {
@@ -38,20 +40,54 @@ async function wardenRun(runtime: Runtime, source: string): Promise<number> {
 async function overhead(runtime: Runtime): Promise<string[][]> {
   const isolate = new ivm.Isolate({ memoryLimit: Math.ceil(runtime.limits.values.memoryBytes / 2 ** 20) });
   const script = await isolate.compileScript(MIXED_WORKLOAD);
+  // The instrumented code alone, in a raw context with the prelude: splits the
+  // instrumentation's cost from the rest of Warden's machinery.
+  const instrumented = await isolate.compileScript(prepareSource(MIXED_WORKLOAD, "workload.js").code);
+  const prelude = await isolate.compileScript(PRELUDE_SOURCE);
+  const limits = runtime.limits.values;
+  const config = JSON.stringify({
+    depth: limits.maxRecursionDepth,
+    fuel: limits.maxInstructions,
+    warnAt: limits.warnAt,
+    valueBytes: limits.maxValueBytes,
+    memoryBytes: limits.memoryBytes,
+  });
+  const instrumentedRun = async () => {
+    const context = await isolate.createContext();
+    context.global.setSync("__wardenLog", new ivm.Callback(() => {}, { ignored: true }));
+    context.global.setSync("__wardenWarn", new ivm.Callback(() => {}, { ignored: true }));
+    await prelude.run(context);
+    context.global.setSync("__wardenRun", config);
+    const started = performance.now();
+    await instrumented.run(context, { promise: true, copy: true });
+    const elapsed = performance.now() - started;
+    context.release();
+    return elapsed;
+  };
   const raw: number[] = [];
   const warden: number[] = [];
+  const instr: number[] = [];
   for (let i = 0; i < 5; i++) {
     await rawRun(isolate, script);
     await wardenRun(runtime, MIXED_WORKLOAD);
+    await instrumentedRun();
   }
   for (let i = 0; i < 30; i++) {
     raw.push(await rawRun(isolate, script));
     warden.push(await wardenRun(runtime, MIXED_WORKLOAD));
+    instr.push(await instrumentedRun());
   }
   isolate.dispose();
   const ratios = raw.map((r, i) => warden[i]! / r);
+  const instrRatios = raw.map((r, i) => instr[i]! / r);
   return [
     ["mixed workload (ms, median)", median(raw).toFixed(2), median(warden).toFixed(2), `${median(ratios).toFixed(3)}x`],
+    [
+      "  of which instrumentation alone",
+      median(raw).toFixed(2),
+      median(instr).toFixed(2),
+      `${median(instrRatios).toFixed(3)}x`,
+    ],
   ];
 }
 
