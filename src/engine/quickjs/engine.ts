@@ -1,13 +1,20 @@
 import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { EngineError, LimitExceededError, ScriptError, isWardenError, type WardenError } from "../../errors/index.js";
+import {
+  AbortedError,
+  EngineError,
+  LimitExceededError,
+  ScriptError,
+  isWardenError,
+  type WardenError,
+} from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
 import type { PreparedSource } from "../../transform/index.js";
 import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
 import type { EngineOptions } from "../factory.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
-import { HEAP_CEILING_BYTES } from "./heap.js";
+import { HEAP_CEILING_BYTES, compileQuickJS } from "./heap.js";
 import { WorkerPool } from "./pool.js";
 import type { ReportedError, RunEnding } from "./protocol.js";
 import { QuickJSWorker, type WorkerOutcome } from "./worker-handle.js";
@@ -45,6 +52,8 @@ const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryByt
 
 const backstop = (budget: number) => (budget > 0 ? budget + BACKSTOP_GRACE_MS : budget);
 
+const aborted = (signal: AbortSignal | undefined) => new AbortedError("the run was aborted", { cause: signal?.reason });
+
 /**
  * QuickJS (WebAssembly, through quickjs-emscripten) in worker threads. Each
  * run gets a fresh runtime and context in one worker of a pool, so guest code
@@ -59,20 +68,27 @@ export class QuickJSEngine implements Engine {
   private readonly pool: WorkerPool;
   private closed = false;
 
-  private constructor(options: QuickJSEngineOptions) {
+  private constructor(options: QuickJSEngineOptions, wasmModule: object) {
     const size = options.poolSize ?? availableParallelism();
-    if (!Number.isInteger(size) || size < 1) {
-      throw new RangeError(`poolSize must be a positive integer, got ${String(size)} (${typeof size})`);
-    }
     this.pool = new WorkerPool(
       size,
-      () => new QuickJSWorker({ stackSizeMb: WORKER_STACK_MB, maxStackBytes: QUICKJS_STACK_BYTES }),
+      () => new QuickJSWorker({ stackSizeMb: WORKER_STACK_MB, maxStackBytes: QUICKJS_STACK_BYTES, wasmModule }),
     );
   }
 
   /** Creates the engine and starts its first worker, so that a broken installation fails here. */
   static async create(options: QuickJSEngineOptions = {}): Promise<QuickJSEngine> {
-    const engine = new QuickJSEngine(options);
+    const size = options.poolSize ?? availableParallelism();
+    if (!Number.isInteger(size) || size < 1) {
+      throw new RangeError(`poolSize must be a positive integer, got ${String(size)} (${typeof size})`);
+    }
+    let wasmModule: object;
+    try {
+      wasmModule = await compileQuickJS();
+    } catch (error) {
+      throw new EngineError(`the quickjs engine could not load QuickJS: ${(error as Error).message}`, { cause: error });
+    }
+    const engine = new QuickJSEngine(options, wasmModule);
     try {
       await engine.pool.prewarm(1);
     } catch (error) {
@@ -96,6 +112,11 @@ export class QuickJSEngine implements Engine {
     } catch (error) {
       const failure = isWardenError(error) ? error : new EngineError(String(error), { cause: error });
       return { ok: false, error: failure, usage: EMPTY_USAGE };
+    }
+    const { signal } = request;
+    if (signal?.aborted) {
+      this.pool.release(worker);
+      return { ok: false, error: aborted(signal), usage: EMPTY_USAGE };
     }
     const memoryConfigured = limits.memoryBytes > 0;
     const memoryBytes = memoryConfigured ? Math.min(limits.memoryBytes, HEAP_CEILING_BYTES) : HEAP_CEILING_BYTES;
@@ -145,11 +166,29 @@ export class QuickJSEngine implements Engine {
         warn: () => {},
       },
     );
+    // An abort asks the interrupt handler to stop the guest; a worker stuck in one native call is
+    // terminated after the backstop's grace.
+    let abortTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      watchdog.stop();
+      worker.abort();
+      abortTimer = setTimeout(() => this.pool.discard(worker), BACKSTOP_GRACE_MS);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
     let outcome: WorkerOutcome;
     try {
       outcome = await running;
     } finally {
       watchdog.stop();
+      signal?.removeEventListener("abort", onAbort);
+      if (abortTimer) clearTimeout(abortTimer);
+    }
+    if (signal?.aborted) {
+      if (outcome.type === "done") this.pool.release(worker);
+      else this.pool.discard(worker);
+      const usage = { ...EMPTY_USAGE, wallMs: watchdog.elapsedMs() };
+      if (outcome.type === "done") Object.assign(usage, outcome.usage);
+      return { ok: false, error: aborted(signal), usage };
     }
     if (killed) {
       const cpuMs = killed.kind === "cpu" ? killed.observed : Math.min(worker.cpuBoundMs(), watchdog.elapsedMs());
@@ -163,7 +202,15 @@ export class QuickJSEngine implements Engine {
     }
     this.pool.release(worker);
     let status: GuestStatus = { dead: undefined, instructions: 0 };
-    const result = await this.explain(outcome.result, prepared, limits, memoryBytes, watchdog, (s) => (status = s));
+    const result = await this.explain(
+      outcome.result,
+      prepared,
+      limits,
+      memoryBytes,
+      watchdog,
+      signal,
+      (s) => (status = s),
+    );
     const usage: Usage = {
       wallMs: watchdog.elapsedMs(),
       cpuMs: outcome.usage.cpuMs,
@@ -180,6 +227,7 @@ export class QuickJSEngine implements Engine {
     limits: LimitValues,
     memoryBytes: number,
     watchdog: Watchdog,
+    signal: AbortSignal | undefined,
     setStatus: (status: GuestStatus) => void,
   ): Promise<{ ok: true; json: string } | { ok: false; error: WardenError }> {
     if (ending.ending === "finished") {
@@ -193,6 +241,8 @@ export class QuickJSEngine implements Engine {
     switch (ending.ending) {
       case "tripped":
         return { ok: false, error: new LimitExceededError(ending.trip) };
+      case "aborted":
+        return { ok: false, error: aborted(signal) };
       case "out_of_memory":
         return { ok: false, error: new LimitExceededError({ kind: "memory", limit: memoryBytes }) };
       case "threw":
@@ -209,7 +259,11 @@ export class QuickJSEngine implements Engine {
             }),
           };
         }
-        await sleep(Math.max(0, limits.timeoutMs - watchdog.elapsedMs()));
+        try {
+          await sleep(Math.max(0, limits.timeoutMs - watchdog.elapsedMs()), undefined, { signal });
+        } catch {
+          return { ok: false, error: aborted(signal) };
+        }
         const observed = Math.round(watchdog.elapsedMs());
         return { ok: false, error: new LimitExceededError({ kind: "timeout", limit: limits.timeoutMs, observed }) };
       }

@@ -56,6 +56,8 @@ export type RunEnding =
   | { ending: "threw"; status: string; error: ReportedError }
   /** The interrupt handler stopped the guest. */
   | { ending: "tripped"; status: string; trip: ReportedTrip }
+  /** The main thread asked the worker to stop the guest (the run's AbortSignal fired). */
+  | { ending: "aborted"; status: string }
   /** Nothing is left to run and the result promise is still pending: it can never settle. */
   | { ending: "stalled"; status: string }
   /** The result settled, but jobs the guest left queued then tripped a limit (`status` says which). */
@@ -87,20 +89,24 @@ export type WorkerMessage =
 /** Data every worker starts with. */
 export interface WorkerStartData {
   /**
-   * Shared with the main thread: `[sampledAtEpochMs, cpuMsAtSample]` of the
-   * current run, written by the worker whenever it samples its CPU clock, so
-   * that the main thread's last-resort watchdog can bound the CPU a stuck
-   * worker has used without asking it.
+   * Shared with the main thread: `[sampledAtEpochMs, cpuMsAtSample, abort]`
+   * of the current run. The worker writes the first two whenever it samples
+   * its CPU clock, so that the main thread's last-resort watchdog can bound
+   * the CPU a stuck worker has used without asking it; the main thread sets
+   * the third to ask the interrupt handler to stop the guest.
    */
   control: SharedArrayBuffer;
   /** QuickJS's own stack limit, in bytes. */
   maxStackBytes: number;
+  /** The compiled QuickJS `WebAssembly.Module`, shared by every worker of the process. */
+  wasmModule: object;
 }
 
 /** Indexes into the control block. */
 export const CONTROL_SAMPLED_AT = 0;
 export const CONTROL_CPU_MS = 1;
-export const CONTROL_SLOTS = 2;
+export const CONTROL_ABORT = 2;
+export const CONTROL_SLOTS = 3;
 
 /** Milliseconds since the epoch, comparable between threads. */
 export function epochMs(): number {

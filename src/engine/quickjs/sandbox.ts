@@ -10,6 +10,7 @@ import { PRELUDE_SOURCE } from "../prelude.js";
 import type { ThreadCpuClock } from "./cpu-clock.js";
 import { QuickJSHeap } from "./heap.js";
 import {
+  CONTROL_ABORT,
   CONTROL_CPU_MS,
   CONTROL_SAMPLED_AT,
   epochMs,
@@ -59,6 +60,8 @@ const STACK_FRAMES = 10;
 /** Heap granted to the host's own reading of a result or error once the guest's budget is spent. */
 const HOST_HEADROOM_BYTES = 1024 * 1024;
 const NO_STATUS = "[null,0,0,0]";
+/** The smallest limit handed to QuickJS's own allocator check. */
+const QUICKJS_LIMIT_FLOOR_BYTES = 8 * 1024 * 1024;
 
 /** One fresh runtime and context with the prelude installed, used by exactly one run. */
 interface PreparedSandbox {
@@ -89,6 +92,8 @@ class RunState {
    * InternalError, or even null when it cannot allocate the error itself).
    */
   oom = false;
+  /** Set once the main thread asked to stop the guest. */
+  aborted = false;
   /** False while the host itself calls into the sandbox after the guest was stopped. */
   armed = true;
   readonly warned = new Set<WarningBudget>();
@@ -136,6 +141,7 @@ class RunState {
  */
 export class SandboxHost {
   private heap: QuickJSHeap;
+  private readonly wasmModule: object;
   private spare: PreparedSandbox | undefined;
   private current: RunState | undefined;
   /** The last run's sandbox and handles, released after its result was sent. */
@@ -150,24 +156,28 @@ export class SandboxHost {
 
   private constructor(
     heap: QuickJSHeap,
+    wasmModule: object,
     private readonly clock: ThreadCpuClock,
     private readonly control: Float64Array,
     private readonly maxStackBytes: number,
     private readonly sink: SandboxSink,
   ) {
     this.heap = heap;
+    this.wasmModule = wasmModule;
     this.idleCpu = clock.now();
     this.watchHeap();
   }
 
-  /** Loads the QuickJS module and prepares the first sandbox. */
+  /** Instantiates the compiled QuickJS module and prepares the first sandbox. */
   static async create(
+    wasmModule: object,
     clock: ThreadCpuClock,
     control: Float64Array,
     maxStackBytes: number,
     sink: SandboxSink,
   ): Promise<SandboxHost> {
-    const host = new SandboxHost(await QuickJSHeap.create(), clock, control, maxStackBytes, sink);
+    const heap = await QuickJSHeap.create(wasmModule);
+    const host = new SandboxHost(heap, wasmModule, clock, control, maxStackBytes, sink);
     host.prepareSpare();
     return host;
   }
@@ -201,7 +211,11 @@ export class SandboxHost {
     let usage: ReportedUsage;
     this.current = state;
     try {
-      sandbox.runtime.setMemoryLimit(message.memoryConfigured ? message.memoryBytes : -1);
+      // QuickJS's own limit only refuses single allocations larger than it (see QuickJSHeap); below
+      // a floor it would also refuse the host's own small allocations for the run.
+      sandbox.runtime.setMemoryLimit(
+        message.memoryConfigured ? Math.max(message.memoryBytes, QUICKJS_LIMIT_FLOOR_BYTES) : -1,
+      );
       this.heap.openBudget(message.memoryBytes);
       result = this.execute(sandbox, state, scope);
       usage = this.measure(sandbox, state);
@@ -228,7 +242,7 @@ export class SandboxHost {
     if (!this.heap.settle()) {
       this.heap.onGrow = undefined;
       this.heap.onRefuse = undefined;
-      this.heap = await QuickJSHeap.create();
+      this.heap = await QuickJSHeap.create(this.wasmModule);
       this.watchHeap();
     }
     this.prepareSpare();
@@ -345,7 +359,7 @@ export class SandboxHost {
         return { value: promise.notAPromise ? handle : scope.manage(promise.value) };
       }
       if (promise.type === "rejected") return this.failure(sandbox, state, scope.manage(promise.error));
-      if (state.trip || state.oom) return this.stopped(sandbox, state);
+      if (state.trip || state.oom || state.aborted) return this.stopped(sandbox, state);
       if (!runtime.hasPendingJob()) return { ending: "stalled", status: this.status(sandbox, state) };
       state.ranJobs = true;
       const jobs = runtime.executePendingJobs();
@@ -356,12 +370,12 @@ export class SandboxHost {
   /** Runs the jobs still queued after the result settled; returns an ending if that stopped the guest or a limit tripped. */
   private drain(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding | undefined {
     const { runtime } = sandbox;
-    while (runtime.hasPendingJob() && !state.trip && !state.oom) {
+    while (runtime.hasPendingJob() && !state.trip && !state.oom && !state.aborted) {
       state.ranJobs = true;
       const jobs = runtime.executePendingJobs();
       if (jobs.error) scope.manage(jobs.error);
     }
-    if (state.trip || state.oom) return this.stopped(sandbox, state);
+    if (state.trip || state.oom || state.aborted) return this.stopped(sandbox, state);
     // Jobs that ran after the result was computed may have tripped a limit since.
     if (!state.ranJobs) return undefined;
     const status = this.status(sandbox, state);
@@ -372,12 +386,13 @@ export class SandboxHost {
   private stopped(sandbox: PreparedSandbox, state: RunState): RunEnding {
     const status = this.status(sandbox, state);
     if (state.oom) return { ending: "out_of_memory", status };
-    return { ending: "tripped", trip: state.trip!, status };
+    if (state.trip) return { ending: "tripped", trip: state.trip, status };
+    return { ending: "aborted", status };
   }
 
   /** The guest threw: read the prelude's status and a description of the error. */
   private failure(sandbox: PreparedSandbox, state: RunState, error: QuickJSHandle): RunEnding {
-    if (state.trip || state.oom) return this.stopped(sandbox, state);
+    if (state.trip || state.oom || state.aborted) return this.stopped(sandbox, state);
     // The guest's heap budget may be spent (out of memory): reading the error is the host's work.
     this.heap.openBudget(HOST_HEADROOM_BYTES);
     const status = this.status(sandbox, state);
@@ -446,7 +461,11 @@ export class SandboxHost {
   private onInterrupt(): boolean {
     const state = this.current;
     if (!state || !state.armed) return false;
-    if (state.trip || state.oom) return true;
+    if (state.trip || state.oom || state.aborted) return true;
+    if (this.control[CONTROL_ABORT] !== 0) {
+      state.aborted = true;
+      return true;
+    }
     const now = performance.now();
     const { timeoutMs, cpuTimeMs } = state.message;
     if (now >= state.wallDeadline) {

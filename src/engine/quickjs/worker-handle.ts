@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
 import {
+  CONTROL_ABORT,
   CONTROL_CPU_MS,
   CONTROL_SAMPLED_AT,
   CONTROL_SLOTS,
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   stackSizeMb: number;
   /** QuickJS's own stack limit, in bytes. */
   maxStackBytes: number;
+  /** The compiled QuickJS WebAssembly module. */
+  wasmModule: object;
 }
 
 /**
@@ -70,7 +73,11 @@ export class QuickJSWorker {
     const control = new SharedArrayBuffer(CONTROL_SLOTS * Float64Array.BYTES_PER_ELEMENT);
     this.control = new Float64Array(control);
     const { script, eval: isSource } = workerScript();
-    const workerData: WorkerStartData = { control, maxStackBytes: options.maxStackBytes };
+    const workerData: WorkerStartData = {
+      control,
+      maxStackBytes: options.maxStackBytes,
+      wasmModule: options.wasmModule,
+    };
     this.worker = new Worker(script, {
       eval: isSource,
       workerData,
@@ -146,11 +153,17 @@ export class QuickJSWorker {
     const id = this.nextId++;
     this.control[CONTROL_SAMPLED_AT] = epochMs();
     this.control[CONTROL_CPU_MS] = 0;
+    this.control[CONTROL_ABORT] = 0;
     return new Promise<WorkerOutcome>((resolve) => {
       this.pending = { id, listener, resolve };
       this.worker.ref();
       this.worker.postMessage({ type: "run", id, ...message } satisfies RunMessage);
     });
+  }
+
+  /** Asks the worker's interrupt handler to stop the guest of the run in flight. */
+  abort(): void {
+    this.control[CONTROL_ABORT] = 1;
   }
 
   private settle(outcome: WorkerOutcome): void {

@@ -31,7 +31,7 @@ function fail(id: number | undefined, error: unknown): never {
 
 let host: SandboxHost;
 try {
-  host = await SandboxHost.create(clock, new Float64Array(data.control), data.maxStackBytes, {
+  host = await SandboxHost.create(data.wasmModule, clock, new Float64Array(data.control), data.maxStackBytes, {
     log: (id, level, text) => post({ type: "log", id, level, text }),
     warn: (id, budget, fraction) => post({ type: "warn", id, budget, fraction }),
   });

@@ -1,0 +1,145 @@
+/**
+ * QuickJS engine benchmarks, side by side with raw quickjs-emscripten in the
+ * same process: (a) limit overhead on the mixed workload under the default
+ * profile, (b) cold start of `1+1`, (c) the host event loop's worst delay
+ * while a QuickJS guest spins for a second. Run with `npm run bench -- quickjs`
+ * or `node --no-node-snapshot --import tsx bench/quickjs.ts`.
+ */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { newQuickJSWASMModule, type QuickJSWASMModule } from "quickjs-emscripten";
+import { createRuntime, type Runtime } from "../src/index.js";
+import { QUICKJS_STACK_BYTES } from "../src/engine/quickjs/engine.js";
+import { MIXED_WORKLOAD } from "./workload.js";
+import { median, percentile, printTable } from "./stats.js";
+
+/** Raw quickjs-emscripten: a fresh runtime and context, the same heap limit, evaluate, dispose. */
+function rawRun(module: QuickJSWASMModule, source: string, memoryBytes: number): number {
+  const started = performance.now();
+  const runtime = module.newRuntime();
+  runtime.setMemoryLimit(memoryBytes);
+  runtime.setMaxStackSize(QUICKJS_STACK_BYTES);
+  const context = runtime.newContext();
+  const result = context.evalCode(source, "raw.js", { type: "global" });
+  const value = context.dump(context.unwrapResult(result));
+  context.dispose();
+  runtime.dispose();
+  const elapsed = performance.now() - started;
+  if (value === undefined) throw new Error("raw run returned nothing");
+  return elapsed;
+}
+
+async function wardenRun(runtime: Runtime, source: string): Promise<number> {
+  const started = performance.now();
+  const result = await runtime.run(source);
+  const elapsed = performance.now() - started;
+  if (!result.ok) throw result.error;
+  return elapsed;
+}
+
+/** (a) Mixed workload: Warden (default profile, every limit on) vs raw quickjs-emscripten, interleaved. */
+async function overhead(runtime: Runtime, module: QuickJSWASMModule): Promise<string[][]> {
+  const memoryBytes = runtime.limits.values.memoryBytes;
+  const raw: number[] = [];
+  const warden: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    rawRun(module, MIXED_WORKLOAD, memoryBytes);
+    await wardenRun(runtime, MIXED_WORKLOAD);
+  }
+  for (let i = 0; i < 20; i++) {
+    raw.push(rawRun(module, MIXED_WORKLOAD, memoryBytes));
+    warden.push(await wardenRun(runtime, MIXED_WORKLOAD));
+  }
+  const ratios = raw.map((r, i) => warden[i]! / r);
+  return [
+    ["mixed workload (ms, median)", median(raw).toFixed(2), median(warden).toFixed(2), `${median(ratios).toFixed(3)}x`],
+  ];
+}
+
+/**
+ * (b) Cold start: `1+1` through Warden (worker pool, fresh runtime and context
+ * per run, prepared while the worker idles) vs a fresh runtime and context in
+ * raw quickjs-emscripten on the calling thread. Spaced runs look like real
+ * requests; back-to-back runs wait for the worker to prepare its next sandbox.
+ */
+async function coldStart(runtime: Runtime, module: QuickJSWASMModule): Promise<string[][]> {
+  const raw: number[] = [];
+  const spaced: number[] = [];
+  const backToBack: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    raw.push(rawRun(module, "1+1", -1));
+    await sleep(2);
+    spaced.push(await wardenRun(runtime, "1+1"));
+  }
+  for (let i = 0; i < 300; i++) backToBack.push(await wardenRun(runtime, "1+1"));
+  const row = (label: string, p: number, sample: number[]) => [
+    label,
+    percentile(raw, p).toFixed(3),
+    percentile(sample, p).toFixed(3),
+    `${(percentile(sample, p) / percentile(raw, p)).toFixed(2)}x`,
+  ];
+  return [
+    row("cold start p50 (ms)", 50, spaced),
+    row("cold start p99 (ms)", 99, spaced),
+    row("back-to-back p50 (ms)", 50, backToBack),
+    row("back-to-back p99 (ms)", 99, backToBack),
+  ];
+}
+
+/** (c) The host event loop's worst delay while a guest spins for a second, and how late the spin is stopped. */
+async function hostDelay(runtime: Runtime, module: QuickJSWASMModule): Promise<string[][]> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  await sleep(20);
+  histogram.enable();
+  const started = performance.now();
+  const result = await runtime.run("while (true) {}", { limits: { timeoutMs: 1000, maxInstructions: -1 } });
+  const late = performance.now() - started - 1000;
+  histogram.disable();
+  if (result.ok) throw new Error("the loop was not stopped");
+  // Raw quickjs-emscripten runs on the calling thread: the event loop waits for the whole spin.
+  const rawHistogram = monitorEventLoopDelay({ resolution: 1 });
+  rawHistogram.enable();
+  await sleep(5);
+  const runtimeRaw = module.newRuntime();
+  const deadline = Date.now() + 1000;
+  runtimeRaw.setInterruptHandler(() => Date.now() > deadline);
+  const context = runtimeRaw.newContext();
+  const spin = context.evalCode("while (true) {}");
+  spin.dispose();
+  context.dispose();
+  runtimeRaw.dispose();
+  await sleep(5);
+  rawHistogram.disable();
+  return [
+    [
+      "host event loop worst delay, 1 s spin (ms)",
+      (rawHistogram.max / 1e6).toFixed(2),
+      (histogram.max / 1e6).toFixed(2),
+      "",
+    ],
+    ["spin stopped after its timeout by (ms)", "", late.toFixed(2), ""],
+  ];
+}
+
+/** Runs every QuickJS benchmark and prints one table. */
+export async function main(): Promise<void> {
+  const module = await newQuickJSWASMModule();
+  const runtime = await createRuntime({ engine: "quickjs", env: {}, configFile: false, poolSize: 1 });
+  try {
+    const rows = [
+      ...(await overhead(runtime, module)),
+      ...(await coldStart(runtime, module)),
+      ...(await hostDelay(runtime, module)),
+    ];
+    printTable(
+      "QuickJS engine vs raw quickjs-emscripten (same process)",
+      ["measure", "raw quickjs-emscripten", "warden quickjs", "ratio"],
+      rows,
+    );
+  } finally {
+    await runtime.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
