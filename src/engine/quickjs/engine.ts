@@ -26,6 +26,14 @@ export interface QuickJSEngineOptions extends EngineOptions {
    * @default the number of CPUs
    */
   poolSize?: number;
+  /**
+   * V8 stack of each worker thread, in MiB. QuickJS's C stack is checked by
+   * QuickJS itself; this stack must hold the WebAssembly frames of the
+   * deepest recursion QuickJS allows. A host-side stack overflow is still
+   * survived (the worker is replaced and the run gets the recursion error).
+   * @default 256
+   */
+  workerStackMb?: number;
 }
 
 /**
@@ -70,9 +78,10 @@ export class QuickJSEngine implements Engine {
 
   private constructor(options: QuickJSEngineOptions, wasmModule: object) {
     const size = options.poolSize ?? availableParallelism();
+    const stackSizeMb = options.workerStackMb ?? WORKER_STACK_MB;
     this.pool = new WorkerPool(
       size,
-      () => new QuickJSWorker({ stackSizeMb: WORKER_STACK_MB, maxStackBytes: QUICKJS_STACK_BYTES, wasmModule }),
+      () => new QuickJSWorker({ stackSizeMb, maxStackBytes: QUICKJS_STACK_BYTES, wasmModule }),
     );
   }
 
@@ -81,6 +90,10 @@ export class QuickJSEngine implements Engine {
     const size = options.poolSize ?? availableParallelism();
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`poolSize must be a positive integer, got ${String(size)} (${typeof size})`);
+    }
+    const stack = options.workerStackMb ?? WORKER_STACK_MB;
+    if (!Number.isInteger(stack) || stack < 4) {
+      throw new RangeError(`workerStackMb must be an integer of at least 4, got ${String(stack)} (${typeof stack})`);
     }
     let wasmModule: object;
     try {
@@ -105,6 +118,15 @@ export class QuickJSEngine implements Engine {
 
   async run(request: EngineRunRequest): Promise<EngineRunOutcome> {
     if (this.closed) throw new EngineError("the quickjs engine is closed");
+    // A worker that fails for good between two runs loses the run it was just handed, before
+    // starting it: that run goes to another worker.
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.runOnce(request, attempt === 3);
+      if (outcome !== "lost") return outcome;
+    }
+  }
+
+  private async runOnce(request: EngineRunRequest, lastAttempt: boolean): Promise<EngineRunOutcome | "lost"> {
     const { limits, prepared } = request;
     let worker: QuickJSWorker;
     try {
@@ -132,7 +154,8 @@ export class QuickJSEngine implements Engine {
           fuel: limits.maxInstructions,
           warnAt: limits.warnAt,
           valueBytes: limits.maxValueBytes,
-          memoryBytes,
+          // As on V8: with no memory limit configured, over-long strings and buffers stay RangeErrors.
+          memoryBytes: memoryConfigured ? memoryBytes : 0,
           input: request.inputJson,
         }),
         timeoutMs: limits.timeoutMs,
@@ -195,10 +218,14 @@ export class QuickJSEngine implements Engine {
       const usage = { wallMs: watchdog.elapsedMs(), cpuMs, instructions: 0, peakMemoryBytes: 0 };
       return { ok: false, error: new LimitExceededError(killed), usage };
     }
+    if (outcome.type === "lost" && !lastAttempt && !this.closed) {
+      this.pool.discard(worker);
+      return "lost";
+    }
     if (outcome.type !== "done") {
       this.pool.discard(worker);
       const usage = { ...EMPTY_USAGE, wallMs: watchdog.elapsedMs() };
-      return { ok: false, error: this.explainLoss(outcome, limits), usage };
+      return { ok: false, error: this.explainLoss(outcome), usage };
     }
     this.pool.release(worker);
     let status: GuestStatus = { dead: undefined, instructions: 0 };
@@ -234,6 +261,9 @@ export class QuickJSEngine implements Engine {
       const { status, json } = parseFinish(ending.finish);
       setStatus(status);
       return status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json };
+    }
+    if (ending.ending === "crashed") {
+      return { ok: false, error: this.explainCrash(ending.name, ending.message, limits) };
     }
     const status = parseStatus(ending.status);
     setStatus(status);
@@ -277,11 +307,16 @@ export class QuickJSEngine implements Engine {
    */
   private classify(error: ReportedError, prepared: PreparedSource, limits: LimitValues, memoryBytes: number) {
     const { name, message } = error;
-    // A request beyond the heap budget (QuickJS's own per-allocation check), or an ArrayBuffer
-    // longer than QuickJS allows at all (2^31 - 1 bytes, more than any sandbox heap can hold).
+    // A request beyond the heap budget (QuickJS's own per-allocation check).
+    if (name === "InternalError" && message === "out of memory") {
+      return new LimitExceededError({ kind: "memory", limit: memoryBytes });
+    }
+    // An ArrayBuffer or string longer than QuickJS allows at all: with a memory limit, a memory
+    // error, as V8's "Array buffer allocation failed" and "Invalid string length" are.
     if (
-      (name === "InternalError" && message === "out of memory") ||
-      (name === "RangeError" && message === "invalid array buffer length")
+      limits.memoryBytes > 0 &&
+      name === "RangeError" &&
+      (message === "invalid array buffer length" || message === "invalid string length")
     ) {
       return new LimitExceededError({ kind: "memory", limit: memoryBytes });
     }
@@ -295,21 +330,25 @@ export class QuickJSEngine implements Engine {
     return classifyGuestError(error, prepared, limits);
   }
 
-  /** The worker is gone: it failed on the host side, or it was terminated. */
-  private explainLoss(outcome: Exclude<WorkerOutcome, { type: "done" }>, limits: LimitValues): WardenError {
+  /** The host side of a run failed in the worker; the worker replaced its module instance. */
+  private explainCrash(name: string, message: string, limits: LimitValues): WardenError {
+    // V8's own stack overflowed under a native recursion QuickJS did not stop in time.
+    if (name === "RangeError" && /call stack/i.test(message)) {
+      return new LimitExceededError({
+        kind: "recursion",
+        limit: limits.maxRecursionDepth > 0 ? limits.maxRecursionDepth : 0,
+      });
+    }
+    return new EngineError(`the QuickJS sandbox failed (${name}: ${message}); it was replaced`);
+  }
+
+  /** The worker is gone: it failed for good, or it was terminated. */
+  private explainLoss(outcome: Exclude<WorkerOutcome, { type: "done" }>): WardenError {
     if (this.closed) return new EngineError("the quickjs engine was closed while the run was in flight");
     if (outcome.type === "fatal") {
-      // V8's own stack overflowed under a recursion QuickJS did not catch in time.
-      if (outcome.name === "RangeError" && /call stack/i.test(outcome.message)) {
-        return new LimitExceededError({
-          kind: "recursion",
-          limit: limits.maxRecursionDepth > 0 ? limits.maxRecursionDepth : 0,
-        });
-      }
-      return new EngineError(
-        `the QuickJS sandbox failed (${outcome.name}: ${outcome.message}); its worker was replaced`,
-      );
+      return new EngineError(`the QuickJS worker failed (${outcome.name}: ${outcome.message}); it was replaced`);
     }
+    if (outcome.type === "lost") return new EngineError("the QuickJS workers keep failing");
     return new EngineError(`the QuickJS worker stopped (${outcome.reason}); it was replaced`);
   }
 

@@ -28,11 +28,37 @@ const Wasm = (
     WebAssembly: {
       Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
       compile(bytes: Uint8Array): Promise<object>;
+      instantiate(module: object, imports: object): Promise<object>;
     };
   }
 ).WebAssembly;
 
 let compiled: Promise<object> | undefined;
+
+/**
+ * Finds emscripten's `emscripten_resize_heap` among the module's imports (the
+ * one import that grows the memory; its name is minified) and reports the
+ * heap size malloc needs each time it is called, before emscripten adds its
+ * own 5-20% of slack. Without it, the gate cannot tell a request that fits
+ * the budget from one that does not, and refuses both.
+ */
+function watchResize(imports: Record<string, Record<string, unknown>>, report: (need: number) => void): void {
+  const candidates: [Record<string, unknown>, string][] = [];
+  for (const group of Object.values(imports)) {
+    for (const [name, value] of Object.entries(group)) {
+      if (typeof value === "function" && /\.grow\(/.test(Function.prototype.toString.call(value))) {
+        candidates.push([group, name]);
+      }
+    }
+  }
+  if (candidates.length !== 1) return;
+  const [group, name] = candidates[0]!;
+  const resize = group[name] as (requested: number) => unknown;
+  group[name] = (requested: number) => {
+    report(requested >>> 0);
+    return resize(requested);
+  };
+}
 
 /**
  * Compiles the QuickJS WebAssembly module once per thread. The engine
@@ -110,25 +136,38 @@ export class QuickJSHeap {
   static async create(compiled?: object): Promise<QuickJSHeap> {
     const memory = new Wasm.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES });
     // Filled in once the module is up: the gate refuses nothing while QuickJS initialises.
-    const found: { heap?: QuickJSHeap; allocator?: Allocator } = {};
+    const found: { heap?: QuickJSHeap; allocator?: Allocator; need?: number } = {};
     const grow = memory.grow.bind(memory);
     Object.defineProperty(memory, "grow", {
       value: (pages: number): number => {
         const heap = found.heap;
-        const next = memory.buffer.byteLength + pages * PAGE_BYTES;
+        const current = memory.buffer.byteLength;
+        let next = current + pages * PAGE_BYTES;
         if (heap && next > heap.capBytes) {
-          heap.refuse();
-          throw GROWTH_REFUSED;
+          // Emscripten asks for 5-20% more than malloc needs. When what malloc needs fits in the
+          // budget, grow to the budget's edge instead of refusing (the need is known when the
+          // resize hook below was found; otherwise the last few percent of a budget can go unused).
+          const edge = Math.floor(heap.capBytes / PAGE_BYTES) * PAGE_BYTES;
+          if (found.need === undefined || found.need > edge || edge <= current) {
+            heap.refuse();
+            throw GROWTH_REFUSED;
+          }
+          next = edge;
         }
-        const previous = grow(pages);
+        const previous = grow((next - current) / PAGE_BYTES);
         heap?.onGrow?.(memory.buffer.byteLength);
         return previous;
       },
     });
+    const wasmModule = compiled ?? (await compileQuickJS());
     const variant = newVariant(RELEASE_SYNC, {
-      wasmModule: (() => compiled ?? compileQuickJS()) as never,
       wasmMemory: memory as never,
       emscriptenModule: {
+        instantiateWasm(imports: Record<string, Record<string, unknown>>, onSuccess: (instance: object) => void) {
+          watchResize(imports, (need) => (found.need = need));
+          void Wasm.instantiate(wasmModule, imports).then(onSuccess);
+          return {};
+        },
         // Emscripten calls this as a method of the module object, which carries _malloc and _free.
         onRuntimeInitialized(this: Allocator) {
           Object.assign(found, { allocator: this });

@@ -63,7 +63,13 @@ export type RunEnding =
   /** The result settled, but jobs the guest left queued then tripped a limit (`status` says which). */
   | { ending: "dead"; status: string }
   /** An allocation failed for want of heap budget (out of memory is terminal, whatever the guest did next). */
-  | { ending: "out_of_memory"; status: string };
+  | { ending: "out_of_memory"; status: string }
+  /**
+   * The host side of the run failed: a RangeError from V8's own stack (a
+   * native recursion QuickJS did not stop in time), a WebAssembly trap. The
+   * module instance was replaced; the worker goes on.
+   */
+  | { ending: "crashed"; name: string; message: string };
 
 /** What a run used, as measured inside the worker. */
 export interface ReportedUsage {
@@ -80,9 +86,8 @@ export type WorkerMessage =
   | { type: "warn"; id: number; budget: WarningBudget; fraction: number }
   | { type: "done"; id: number; result: RunEnding; usage: ReportedUsage }
   /**
-   * The host side of the worker failed (a RangeError from V8's own stack, a
-   * WebAssembly RuntimeError, a broken invariant). The module may be damaged:
-   * the worker exits right after sending this.
+   * The worker cannot go on (no working QuickJS module could be made); it
+   * exits right after sending this. `id` is the run it was busy with, if any.
    */
   | { type: "fatal"; id: number | undefined; name: string; message: string };
 

@@ -229,23 +229,46 @@ export class SandboxHost {
 
   /**
    * Between runs: releases the last run's sandbox, gives back the heap it
-   * grew (or replaces a bloated module), and prepares the next sandbox.
-   * Throws when the host side failed.
+   * grew (or replaces a bloated or exhausted module), and prepares the next
+   * sandbox. Throws only when no working module can be made.
    */
   async afterRun(): Promise<void> {
     const finished = this.finished;
     this.finished = undefined;
-    if (finished) {
-      finished.scope.dispose();
-      this.disposeSandbox(finished.sandbox);
+    // A module QuickJS ran out of memory in is replaced whole: its runtime is not even freed
+    // (QuickJS may leak objects when an allocation fails, and would then abort on the leak check).
+    if (finished && !this.heap.exhausted) {
+      try {
+        finished.scope.dispose();
+        this.disposeSandbox(finished.sandbox);
+      } catch {
+        await this.replaceHeap();
+      }
     }
-    if (!this.heap.settle()) {
-      this.heap.onGrow = undefined;
-      this.heap.onRefuse = undefined;
-      this.heap = await QuickJSHeap.create(this.wasmModule);
-      this.watchHeap();
-    }
+    if (!this.heap.settle()) await this.replaceHeap();
     this.prepareSpare();
+  }
+
+  /**
+   * After the host side of a run failed (a RangeError from V8's own stack
+   * unwound through the module, a WebAssembly trap): the module instance may
+   * be damaged, so it is dropped without touching it and a fresh one takes
+   * its place. The worker itself is fine.
+   */
+  async recover(): Promise<void> {
+    this.current = undefined;
+    this.finished = undefined;
+    this.spare = undefined;
+    await this.replaceHeap();
+    this.prepareSpare();
+  }
+
+  private async replaceHeap(): Promise<void> {
+    this.heap.onGrow = undefined;
+    this.heap.onRefuse = undefined;
+    this.spare = undefined;
+    this.heap = await QuickJSHeap.create(this.wasmModule);
+    this.watchHeap();
   }
 
   private prepareSpare(): void {

@@ -16,8 +16,10 @@ import {
 /** How a run on a worker ended, seen from the main thread. */
 export type WorkerOutcome =
   | { type: "done"; result: RunEnding; usage: ReportedUsage }
-  /** The worker's host side failed and the worker exited (see the worker entry). */
+  /** The worker failed for good and exited (see the worker entry). */
   | { type: "fatal"; name: string; message: string }
+  /** The worker failed before it started this run: the run can go to another worker. */
+  | { type: "lost" }
   /** The worker went away: terminated by the engine, or it died. */
   | { type: "exited"; reason: string };
 
@@ -110,7 +112,8 @@ export class QuickJSWorker {
         case "fatal":
           this.fatal = { name: message.name, message: message.message };
           markFailed(new Error(`the QuickJS worker failed: ${message.name}: ${message.message}`));
-          this.settle({ type: "fatal", ...this.fatal });
+          if (this.pending && this.pending.id !== message.id) this.settle({ type: "lost" });
+          else this.settle({ type: "fatal", ...this.fatal });
           return;
       }
     });

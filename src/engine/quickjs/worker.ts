@@ -1,11 +1,12 @@
 /**
- * Entry point of a QuickJS worker thread. It loads the QuickJS WebAssembly
- * module once, then runs one guest at a time for the main thread. Guest code
- * runs synchronously here, so the main thread's event loop never waits for
- * it. If the host side of a run fails (V8's own stack overflows under a deep
- * native recursion, the WebAssembly module traps), the module may be
- * damaged: the worker reports the failure and exits, and the engine starts a
- * new one.
+ * Entry point of a QuickJS worker thread. It instantiates the QuickJS
+ * WebAssembly module, then runs one guest at a time for the main thread.
+ * Guest code runs synchronously here, so the main thread's event loop never
+ * waits for it. If the host side of a run fails (V8's own stack overflows
+ * under a deep native recursion, the WebAssembly module traps), the module
+ * instance may be damaged: the run is answered, the instance is dropped and
+ * a fresh one takes its place. Only when no instance can be made does the
+ * worker report a fatal error and exit (the engine then starts a new one).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { openThreadCpuClock } from "./cpu-clock.js";
@@ -43,12 +44,26 @@ let queue = Promise.resolve();
 port.on("message", (message: ParentMessage) => {
   queue = queue.then(async () => {
     if (message.type !== "run") return;
+    let failed = false;
     try {
       const { result, usage } = host.run(message);
       post({ type: "done", id: message.id, result, usage });
-      await host.afterRun();
     } catch (error) {
-      fail(message.id, error);
+      // The host side of the run failed: answer the run, then drop the module instance.
+      failed = true;
+      const failure = error instanceof Error ? error : new Error(String(error));
+      post({
+        type: "done",
+        id: message.id,
+        result: { ending: "crashed", name: failure.name, message: failure.message },
+        usage: { cpuMs: 0, peakMemoryBytes: 0 },
+      });
+    }
+    try {
+      if (failed) await host.recover();
+      else await host.afterRun();
+    } catch (error) {
+      fail(undefined, error);
     }
   });
 });
