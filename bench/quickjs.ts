@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 import { newQuickJSWASMModule, type QuickJSWASMModule } from "quickjs-emscripten";
 import { createRuntime, type Runtime } from "../src/index.js";
 import { QUICKJS_STACK_BYTES } from "../src/engine/quickjs/engine.js";
+import { PRELUDE_SOURCE } from "../src/engine/prelude.js";
+import { prepareSource } from "../src/transform/index.js";
 import { MIXED_WORKLOAD } from "./workload.js";
 import { median, percentile, printTable } from "./stats.js";
 
@@ -38,22 +40,59 @@ async function wardenRun(runtime: Runtime, source: string): Promise<number> {
   return elapsed;
 }
 
+/**
+ * The instrumented workload alone, in a raw runtime with the prelude (no
+ * worker, no interrupt handler, no metered heap): splits the
+ * instrumentation's cost from the rest of Warden's machinery.
+ */
+function instrumentedRun(module: QuickJSWASMModule, code: string, config: string, memoryBytes: number): number {
+  const runtime = module.newRuntime();
+  runtime.setMemoryLimit(memoryBytes);
+  runtime.setMaxStackSize(QUICKJS_STACK_BYTES);
+  const context = runtime.newContext();
+  for (const name of ["__wardenLog", "__wardenWarn"]) {
+    context.newFunction(name, () => {}).consume((fn) => context.setProp(context.global, name, fn));
+  }
+  context.unwrapResult(context.evalCode(PRELUDE_SOURCE, "warden:prelude", { type: "global" })).dispose();
+  context.newString(config).consume((text) => context.setProp(context.global, "__wardenRun", text));
+  const started = performance.now();
+  context.unwrapResult(context.evalCode(code, "workload.js", { type: "global" })).dispose();
+  runtime.executePendingJobs();
+  const elapsed = performance.now() - started;
+  context.dispose();
+  runtime.dispose();
+  return elapsed;
+}
+
 /** (a) Mixed workload: Warden (default profile, every limit on) vs raw quickjs-emscripten, interleaved. */
 async function overhead(runtime: Runtime, module: QuickJSWASMModule): Promise<string[][]> {
-  const memoryBytes = runtime.limits.values.memoryBytes;
+  const limits = runtime.limits.values;
+  const memoryBytes = limits.memoryBytes;
+  const code = prepareSource(MIXED_WORKLOAD, "workload.js").code;
+  const config = JSON.stringify({
+    depth: limits.maxRecursionDepth,
+    fuel: limits.maxInstructions,
+    warnAt: limits.warnAt,
+    valueBytes: limits.maxValueBytes,
+    memoryBytes,
+  });
   const raw: number[] = [];
   const warden: number[] = [];
+  const instrumented: number[] = [];
   for (let i = 0; i < 3; i++) {
     rawRun(module, MIXED_WORKLOAD, memoryBytes);
     await wardenRun(runtime, MIXED_WORKLOAD);
+    instrumentedRun(module, code, config, memoryBytes);
   }
   for (let i = 0; i < 20; i++) {
     raw.push(rawRun(module, MIXED_WORKLOAD, memoryBytes));
     warden.push(await wardenRun(runtime, MIXED_WORKLOAD));
+    instrumented.push(instrumentedRun(module, code, config, memoryBytes));
   }
-  const ratios = raw.map((r, i) => warden[i]! / r);
+  const ratio = (sample: number[]) => `${median(raw.map((r, i) => sample[i]! / r)).toFixed(3)}x`;
   return [
-    ["mixed workload (ms, median)", median(raw).toFixed(2), median(warden).toFixed(2), `${median(ratios).toFixed(3)}x`],
+    ["mixed workload (ms, median)", median(raw).toFixed(2), median(warden).toFixed(2), ratio(warden)],
+    ["  of which instrumentation alone", median(raw).toFixed(2), median(instrumented).toFixed(2), ratio(instrumented)],
   ];
 }
 
@@ -87,37 +126,43 @@ async function coldStart(runtime: Runtime, module: QuickJSWASMModule): Promise<s
   ];
 }
 
-/** (c) The host event loop's worst delay while a guest spins for a second, and how late the spin is stopped. */
-async function hostDelay(runtime: Runtime, module: QuickJSWASMModule): Promise<string[][]> {
+/** The event loop's delay (max, p99) in ms while `work` runs, sampled every millisecond. */
+async function loopDelay(work: () => Promise<unknown> | unknown): Promise<{ max: number; p99: number }> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   await sleep(20);
   histogram.enable();
-  const started = performance.now();
-  const result = await runtime.run("while (true) {}", { limits: { timeoutMs: 1000, maxInstructions: -1 } });
-  const late = performance.now() - started - 1000;
+  await sleep(5);
+  await work();
+  await sleep(5);
   histogram.disable();
-  if (result.ok) throw new Error("the loop was not stopped");
+  return { max: histogram.max / 1e6, p99: histogram.percentile(99) / 1e6 };
+}
+
+/** (c) The host event loop's worst delay while a guest spins for a second, and how late the spin is stopped. */
+async function hostDelay(runtime: Runtime, module: QuickJSWASMModule): Promise<string[][]> {
+  const idle = await loopDelay(() => sleep(1000));
+  let late = 0;
+  const warden = await loopDelay(async () => {
+    const started = performance.now();
+    const result = await runtime.run("while (true) {}", { limits: { timeoutMs: 1000, maxInstructions: -1 } });
+    late = performance.now() - started - 1000;
+    if (result.ok) throw new Error("the loop was not stopped");
+  });
   // Raw quickjs-emscripten runs on the calling thread: the event loop waits for the whole spin.
-  const rawHistogram = monitorEventLoopDelay({ resolution: 1 });
-  rawHistogram.enable();
-  await sleep(5);
-  const runtimeRaw = module.newRuntime();
-  const deadline = Date.now() + 1000;
-  runtimeRaw.setInterruptHandler(() => Date.now() > deadline);
-  const context = runtimeRaw.newContext();
-  const spin = context.evalCode("while (true) {}");
-  spin.dispose();
-  context.dispose();
-  runtimeRaw.dispose();
-  await sleep(5);
-  rawHistogram.disable();
+  const raw = await loopDelay(() => {
+    const spinning = module.newRuntime();
+    const deadline = Date.now() + 1000;
+    spinning.setInterruptHandler(() => Date.now() > deadline);
+    const context = spinning.newContext();
+    const spin = context.evalCode("while (true) {}");
+    (spin.error ?? spin.value).dispose();
+    context.dispose();
+    spinning.dispose();
+  });
   return [
-    [
-      "host event loop worst delay, 1 s spin (ms)",
-      (rawHistogram.max / 1e6).toFixed(2),
-      (histogram.max / 1e6).toFixed(2),
-      "",
-    ],
+    ["host event loop delay, 1 s spin: max (ms)", raw.max.toFixed(2), warden.max.toFixed(2), ""],
+    ["host event loop delay, 1 s spin: p99 (ms)", raw.p99.toFixed(2), warden.p99.toFixed(2), ""],
+    ["  same, host idle (noise floor): max / p99", "", `${idle.max.toFixed(2)} / ${idle.p99.toFixed(2)}`, ""],
     ["spin stopped after its timeout by (ms)", "", late.toFixed(2), ""],
   ];
 }
