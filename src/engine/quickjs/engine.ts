@@ -96,10 +96,14 @@ export class QuickJSEngine implements Engine {
       throw new RangeError(`workerStackMb must be an integer of at least 4, got ${String(stack)} (${typeof stack})`);
     }
     let wasmModule: object;
+    // A pending WebAssembly compilation does not keep Node's event loop alive; this timer does.
+    const keepAlive = setInterval(() => {}, 60_000);
     try {
       wasmModule = await compileQuickJS();
     } catch (error) {
       throw new EngineError(`the quickjs engine could not load QuickJS: ${(error as Error).message}`, { cause: error });
+    } finally {
+      clearInterval(keepAlive);
     }
     const engine = new QuickJSEngine(options, wasmModule);
     try {

@@ -42,7 +42,11 @@ let compiled: Promise<object> | undefined;
  * own 5-20% of slack. Without it, the gate cannot tell a request that fits
  * the budget from one that does not, and refuses both.
  */
-function watchResize(imports: Record<string, Record<string, unknown>>, report: (need: number) => void): void {
+function watchResize(
+  imports: Record<string, Record<string, unknown>>,
+  report: (need: number) => void,
+  failed: () => void,
+): void {
   const candidates: [Record<string, unknown>, string][] = [];
   for (const group of Object.values(imports)) {
     for (const [name, value] of Object.entries(group)) {
@@ -56,7 +60,10 @@ function watchResize(imports: Record<string, Record<string, unknown>>, report: (
   const resize = group[name] as (requested: number) => unknown;
   group[name] = (requested: number) => {
     report(requested >>> 0);
-    return resize(requested);
+    const grown = resize(requested);
+    // Requests beyond the module's 2 GiB are refused before the memory is even asked.
+    if (!grown) failed();
+    return grown;
   };
 }
 
@@ -164,7 +171,11 @@ export class QuickJSHeap {
       wasmMemory: memory as never,
       emscriptenModule: {
         instantiateWasm(imports: Record<string, Record<string, unknown>>, onSuccess: (instance: object) => void) {
-          watchResize(imports, (need) => (found.need = need));
+          watchResize(
+            imports,
+            (need) => (found.need = need),
+            () => found.heap?.refuse(),
+          );
           void Wasm.instantiate(wasmModule, imports).then(onSuccess);
           return {};
         },
@@ -190,6 +201,7 @@ export class QuickJSHeap {
     return this.memory.buffer.byteLength;
   }
 
+  /** An allocation could not get memory: the run's budget, or the module's, is spent. */
   private refuse(): void {
     if (this.filling) return;
     if (!this.exhausted) {
