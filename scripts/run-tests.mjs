@@ -17,11 +17,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-// isolated-vm needs --no-node-snapshot on Node 20; NODE_OPTIONS reaches every test process.
-const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --no-node-snapshot`.trim() };
+// No --no-node-snapshot here: the host never loads isolated-vm (V8 sandboxes are child processes).
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files],
-  { stdio: "inherit", env },
+  { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

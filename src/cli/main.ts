@@ -1,7 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { isWardenError, isConfigError } from "../errors/index.js";
 import { VERSION } from "../version.js";
-import { abandonedIsolateCount } from "../engine/index.js";
 import { addLimitFlags, limitInputsFrom } from "./limit-flags.js";
 import { limitsCommand } from "./limits-command.js";
 import { runCommand } from "./run-command.js";
@@ -59,14 +58,6 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
   });
 
   return root;
-}
-
-/**
- * True when a V8 isolate was abandoned after a fatal out-of-memory: the
- * process can then only end by a signal (see docs/engines.md).
- */
-export function mustKillToExit(): boolean {
-  return abandonedIsolateCount() > 0;
 }
 
 /** Runs the CLI with `argv` (without `node` and the script path) and returns the exit code. */

@@ -30,6 +30,8 @@ export interface Usage {
 export interface EngineRunRequest {
   /** Instrumented source. */
   prepared: PreparedSource;
+  /** The user's original source (engines that prepare it again elsewhere, such as in a sandbox process, use it). */
+  source?: string;
   /** Effective limits of this run. */
   limits: LimitValues;
   /** The input as JSON text (already size-checked), or undefined for none. */

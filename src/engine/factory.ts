@@ -15,7 +15,7 @@ export async function createEngine(name: string, options: EngineOptions = {}): P
   switch (name) {
     case "v8": {
       const { V8Engine } = await import("./v8/engine.js");
-      return new V8Engine(options);
+      return V8Engine.create(options);
     }
     case "quickjs": {
       const { QuickJSEngine } = await import("./quickjs/engine.js");

@@ -9,4 +9,3 @@ export {
   type ConsoleLevel,
 } from "./contract.js";
 export { createEngine, type EngineOptions } from "./factory.js";
-export { abandonedIsolateCount } from "./abandoned.js";

@@ -151,6 +151,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     };
     const outcome = await this.backend.run({
       prepared,
+      source,
       limits,
       inputJson,
       onConsole,

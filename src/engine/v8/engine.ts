@@ -1,263 +1,249 @@
+import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
-import type ivm from "isolated-vm";
-import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
-import type { LimitValues } from "../../limits/index.js";
-import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
-import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
-import { Watchdog, type WatchdogTrip } from "../watchdog.js";
-import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox.js";
+import { fileURLToPath } from "node:url";
+import { EngineError, LimitExceededError, AbortedError } from "../../errors/index.js";
+import type { Engine, EngineRunOutcome, EngineRunRequest, Usage } from "../contract.js";
+import { fromWire, type ChildMessage, type HostMessage } from "./wire.js";
 
 /** Options of the V8 engine. */
 export interface V8EngineOptions {
   /**
-   * Idle isolates kept per memory limit, ready for the next run.
+   * Sandbox processes, each running isolates on its own threads.
    * @default the number of CPUs
    */
   poolSize?: number;
 }
 
-const NO_SNAPSHOT = "--no-node-snapshot";
+const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
+/** How long past its timeout a run may go unanswered before its process is ended. */
+const BACKSTOP_GRACE_MS = 2000;
+/** How long an aborted run may go unanswered before its process is ended. */
+const ABORT_GRACE_MS = 500;
 
-/** Throws a clear error when Node was started without --no-node-snapshot (isolated-vm may crash the process without it). */
-function assertNodeFlags(): void {
-  const major = Number(process.versions.node.split(".")[0]);
-  const flagged =
-    process.execArgv.includes(NO_SNAPSHOT) || (process.env["NODE_OPTIONS"] ?? "").split(/\s+/).includes(NO_SNAPSHOT);
-  if (major >= 20 && !flagged) {
-    throw new EngineError(
-      `the v8 engine needs Node started with ${NO_SNAPSHOT} (e.g. NODE_OPTIONS=${NO_SNAPSHOT}); ` +
-        `without it isolated-vm can crash the host process. Use engine "quickjs" otherwise.`,
-    );
-  }
+/** Where the sandbox process's entry point is: compiled JavaScript, or TypeScript under tsx in development. */
+function childEntry(): { path: string; execArgv: string[] } {
+  const typescript = import.meta.url.endsWith(".ts");
+  const path = fileURLToPath(new URL(typescript ? "./child.ts" : "./child.js", import.meta.url));
+  // isolated-vm on Node 20 needs --no-node-snapshot; the host process does not.
+  return { path, execArgv: ["--no-node-snapshot", ...(typescript ? ["--import", "tsx"] : [])] };
 }
 
-/** Reads a guest error that isolated-vm copied to the host. */
-function rawGuestError(error: unknown): { name: string; message: string; stack: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack ?? "" };
-  return { name: "Error", message: `uncaught ${typeof error}: ${String(error)}`, stack: "" };
+interface PendingRun {
+  request: EngineRunRequest;
+  resolve(outcome: EngineRunOutcome): void;
+  backstop: NodeJS.Timeout | undefined;
+}
+
+/** One sandbox process and the runs it has in flight. */
+class SandboxProcess {
+  readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+  readonly pending = new Map<number, PendingRun>();
+  retired = false;
+  exited = false;
+
+  constructor(
+    poolSize: number,
+    private readonly onGone: (process: SandboxProcess) => void,
+  ) {
+    const entry = childEntry();
+    this.child = fork(entry.path, [], {
+      execArgv: entry.execArgv,
+      serialization: "advanced",
+      // V8 prints its own report of a fatal out-of-memory to stderr; the host does not need it.
+      stdio: ["ignore", "ignore", "ignore", "ipc"],
+      env: { ...process.env, WARDEN_V8_POOL_SIZE: String(poolSize) },
+    });
+    this.ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (message: ChildMessage) => {
+        if (message.type === "ready") {
+          this.child.off("exit", onEarlyExit);
+          if (this.pending.size === 0) this.idle();
+          resolve();
+        }
+      };
+      const onEarlyExit = (code: number | null, signal: string | null) =>
+        reject(new EngineError(`the V8 sandbox process failed to start (exit ${code ?? signal})`));
+      this.child.on("message", onMessage);
+      this.child.once("exit", onEarlyExit);
+    });
+    this.ready.catch(() => {});
+    this.child.on("message", (message: ChildMessage) => this.receive(message));
+    this.child.on("exit", (code, signal) => this.gone(code, signal));
+  }
+
+  private receive(message: ChildMessage): void {
+    if (message.type === "retire") {
+      this.retired = true;
+      if (this.pending.size === 0) this.kill();
+      this.onGone(this);
+      return;
+    }
+    if (message.type === "ready") return;
+    const run = this.pending.get(message.id);
+    if (!run) return;
+    if (message.type === "console") run.request.onConsole(message.level, message.text);
+    else if (message.type === "warning") run.request.onWarning(message.budget, message.fraction);
+    else if (message.ok) this.settle(message.id, { ok: true, json: message.json, usage: message.usage });
+    else this.settle(message.id, { ok: false, error: fromWire(message.error), usage: message.usage });
+  }
+
+  private settle(id: number, outcome: EngineRunOutcome): void {
+    const run = this.pending.get(id);
+    if (!run) return;
+    this.pending.delete(id);
+    if (run.backstop) clearTimeout(run.backstop);
+    run.resolve(outcome);
+    if (this.pending.size === 0) {
+      if (this.retired) this.kill();
+      else this.idle();
+    }
+  }
+
+  /** An idle process must not keep the host alive. */
+  private idle(): void {
+    this.child.unref();
+    (this.child.channel as { unref?: () => void } | null | undefined)?.unref?.();
+  }
+
+  private busy(): void {
+    this.child.ref();
+    (this.child.channel as { ref?: () => void } | null | undefined)?.ref?.();
+  }
+
+  run(id: number, request: EngineRunRequest): Promise<EngineRunOutcome> {
+    return new Promise<EngineRunOutcome>((resolve) => {
+      const { limits } = request;
+      const run: PendingRun = { request, resolve, backstop: undefined };
+      // If the process stops answering (it should never), end it once the run is certainly over.
+      if (limits.timeoutMs > 0) {
+        run.backstop = setTimeout(() => {
+          this.settle(id, {
+            ok: false,
+            error: new LimitExceededError({ kind: "timeout", limit: limits.timeoutMs }),
+            usage: EMPTY_USAGE,
+          });
+          this.kill();
+        }, limits.timeoutMs + BACKSTOP_GRACE_MS);
+      }
+      this.pending.set(id, run);
+      this.busy();
+      const message: HostMessage = {
+        type: "run",
+        id,
+        source: request.source ?? "",
+        filename: request.prepared.filename,
+        limits,
+        inputJson: request.inputJson,
+      };
+      this.child.send(message);
+    });
+  }
+
+  abort(id: number): void {
+    if (!this.pending.has(id)) return;
+    this.child.send({ type: "abort", id } satisfies HostMessage);
+    setTimeout(() => {
+      if (!this.pending.has(id)) return;
+      this.settle(id, { ok: false, error: new AbortedError("the run was aborted"), usage: EMPTY_USAGE });
+      this.kill();
+    }, ABORT_GRACE_MS).unref();
+  }
+
+  kill(): void {
+    if (this.exited) return;
+    this.busy(); // whoever waits for the exit keeps the host alive until it comes
+    this.child.kill("SIGKILL");
+  }
+
+  private gone(code: number | null, signal: string | null): void {
+    this.exited = true;
+    const error = new EngineError(
+      `the V8 sandbox process ended unexpectedly (${signal ?? `exit ${code}`}); it was replaced`,
+    );
+    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error, usage: EMPTY_USAGE });
+    this.onGone(this);
+  }
 }
 
 /**
- * V8 isolates through isolated-vm. Each run leases one isolate (so disposing
- * it to stop a runaway guest affects no one else) and a fresh context from it.
- * Wall-clock and CPU budgets are enforced by a host-side watchdog for the
- * whole async life of the run; memory by the isolate's heap limit; fuel,
- * depth and terminal catch/finally by the instrumented source.
+ * V8 isolates through isolated-vm, in a pool of sandbox processes. Each
+ * process runs the isolate engine (`isolate-engine.ts`): pooled isolates, a
+ * fresh context per run, a watchdog for wall-clock and CPU time. Keeping
+ * isolates out of the host process is what makes "never crash the host" hold:
+ * a guest that provokes a fatal V8 out-of-memory (isolated-vm issues #107,
+ * #527) costs one sandbox process, which is replaced, and the host does not
+ * need Node's --no-node-snapshot flag.
  */
 export class V8Engine implements Engine {
   readonly name = "v8" as const;
-  private readonly poolSize: number;
-  private readonly idle = new Map<number, IsolateSandbox[]>();
-  private readonly leased = new Set<IsolateSandbox>();
+  private readonly processes: SandboxProcess[] = [];
+  private nextId = 1;
   private closed = false;
 
-  constructor(options: V8EngineOptions = {}) {
-    assertNodeFlags();
-    this.poolSize = options.poolSize ?? availableParallelism();
+  private constructor(private readonly size: number) {}
+
+  /** Starts the sandbox processes and waits until they are ready. */
+  static async create(options: V8EngineOptions = {}): Promise<V8Engine> {
+    const engine = new V8Engine(Math.max(1, options.poolSize ?? Math.min(2, availableParallelism())));
+    for (let i = 0; i < engine.size; i++) engine.spawn();
+    try {
+      await Promise.all(engine.processes.map((p) => p.ready));
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+    return engine;
   }
 
-  /** Creates idle isolates for a memory limit ahead of the first run. */
-  prewarm(memoryBytes: number, count = 1): void {
-    const memoryMb = isolateMemoryMb(memoryBytes);
-    const list = this.idle.get(memoryMb) ?? [];
-    while (list.length < count) list.push(new IsolateSandbox(memoryMb));
-    this.idle.set(memoryMb, list);
-  }
-
-  private lease(memoryBytes: number): IsolateSandbox {
-    const memoryMb = isolateMemoryMb(memoryBytes);
-    const list = this.idle.get(memoryMb) ?? [];
-    this.idle.set(memoryMb, list);
-    let sandbox = list.pop();
-    while (sandbox && !sandbox.alive) sandbox = list.pop();
-    sandbox ??= new IsolateSandbox(memoryMb);
-    this.leased.add(sandbox);
-    // Keep one isolate ready for the next run, so that a run never waits for isolate creation.
-    if (list.length === 0 && !this.closed) list.push(new IsolateSandbox(memoryMb));
+  private spawn(): SandboxProcess {
+    const sandbox = new SandboxProcess(1, (gone) => this.replace(gone));
+    this.processes.push(sandbox);
     return sandbox;
   }
 
-  private giveBack(sandbox: IsolateSandbox): void {
-    this.leased.delete(sandbox);
-    const list = this.idle.get(sandbox.memoryMb) ?? [];
-    // poolSize warm isolates plus the one spare kept by lease().
-    if (this.closed || !sandbox.alive || list.length > this.poolSize) {
-      sandbox.dispose();
-      return;
+  private replace(gone: SandboxProcess): void {
+    const index = this.processes.indexOf(gone);
+    if (index < 0) return;
+    this.processes.splice(index, 1);
+    if (!this.closed) this.spawn();
+  }
+
+  private pick(): SandboxProcess {
+    let best: SandboxProcess | undefined;
+    for (const candidate of this.processes) {
+      if (candidate.retired || candidate.exited) continue;
+      if (!best || candidate.pending.size < best.pending.size) best = candidate;
     }
-    sandbox.warm();
-    list.push(sandbox);
-    this.idle.set(sandbox.memoryMb, list);
+    return best ?? this.spawn();
   }
 
   async run(request: EngineRunRequest): Promise<EngineRunOutcome> {
     if (this.closed) throw new EngineError("the v8 engine is closed");
-    const { limits } = request;
-    const sandbox = this.lease(limits.memoryBytes);
-    const cpuStart = sandbox.isolate.cpuTime;
-    const cpuMs = () => (sandbox.isolate.isDisposed ? 0 : Number(sandbox.isolate.cpuTime - cpuStart) / 1e6);
-    let lastCpuMs = 0;
-    let context: PreparedContext | undefined;
-    let killed: WatchdogTrip | undefined;
-    const warned = new Set<WarningBudget>();
-    const warn = (budget: WarningBudget, fraction: number) => {
-      if (warned.has(budget)) return;
-      warned.add(budget);
-      request.onWarning(budget, fraction);
-    };
-    const watchdog = new Watchdog(limits, {
-      cpuMs: () => (lastCpuMs = cpuMs()),
-      kill: (trip) => {
-        killed = trip;
-        sandbox.dispose();
-      },
-      warn,
-    });
-    let aborted = false;
-    const onAbort = () => {
-      aborted = true;
-      watchdog.stop();
-      sandbox.dispose();
-    };
-    request.signal?.addEventListener("abort", onAbort, { once: true });
-    let status: GuestStatus = { dead: undefined, instructions: 0 };
-    let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
+    const sandbox = this.pick();
     try {
-      context = await sandbox.takeContext();
-      context.sink = { onConsole: request.onConsole, onWarning: warn };
-      const config = JSON.stringify({
-        depth: limits.maxRecursionDepth,
-        fuel: limits.maxInstructions,
-        warnAt: limits.warnAt,
-        valueBytes: limits.maxValueBytes,
-        memoryBytes: limits.memoryBytes,
-        input: request.inputJson,
-      });
-      // The isolate is idle here, so a synchronous set costs microseconds and saves a thread hop.
-      context.context.global.setSync("__wardenRun", config);
-      const finished = await Promise.race([this.execute(sandbox, context, request), sandbox.lost]);
-      const parsed = parseFinish(finished);
-      status = parsed.status;
-      outcome = status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json: parsed.json };
+      await sandbox.ready;
     } catch (error) {
-      outcome = {
-        ok: false,
-        error: aborted
-          ? new AbortedError("the run was aborted", { cause: request.signal?.reason })
-          : await this.explain(
-              error,
-              sandbox,
-              context,
-              killed ?? watchdog.tripped,
-              limits,
-              request,
-              (s) => (status = s),
-            ),
-      };
+      return { ok: false, error: error as EngineError, usage: EMPTY_USAGE };
+    }
+    const id = this.nextId++;
+    const onAbort = () => sandbox.abort(id);
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await sandbox.run(id, request);
     } finally {
-      watchdog.stop();
       request.signal?.removeEventListener("abort", onAbort);
     }
-    const usage: Usage = {
-      wallMs: watchdog.elapsedMs(),
-      cpuMs: sandbox.alive ? cpuMs() : lastCpuMs,
-      instructions: status.instructions,
-      peakMemoryBytes: 0,
-    };
-    if (sandbox.alive) {
-      try {
-        const heap = sandbox.isolate.getHeapStatisticsSync();
-        usage.peakMemoryBytes = heap.used_heap_size + heap.externally_allocated_size;
-        if (
-          limits.memoryBytes > 0 &&
-          limits.warnAt > 0 &&
-          usage.peakMemoryBytes >= limits.memoryBytes * limits.warnAt
-        ) {
-          warn("memory", usage.peakMemoryBytes / limits.memoryBytes);
-        }
-      } catch {
-        // The isolate died while reading statistics; it is replaced below.
-      }
-    }
-    try {
-      if (!sandbox.failedCatastrophically) context?.release();
-    } catch {
-      // Releasing handles of a disposed isolate can throw; nothing is left to free.
-    }
-    this.giveBack(sandbox);
-    return outcome.ok ? { ok: true, json: outcome.json, usage } : { ok: false, error: outcome.error, usage };
-  }
-
-  private async execute(sandbox: IsolateSandbox, context: PreparedContext, request: EngineRunRequest): Promise<string> {
-    const { prepared } = request;
-    const copyPromise = { result: { promise: true, copy: true } } as const;
-    if (prepared.kind === "script") {
-      const script = await sandbox.compile(prepared.key, prepared.code, prepared.filename);
-      if (prepared.finishesItself) return (await script.run(context.context, { promise: true, copy: true })) as string;
-      const completion = (await script.run(context.context, { reference: true })) as ivm.Reference<unknown>;
-      try {
-        return (await context.finishScript.apply(undefined, [completion.derefInto()], copyPromise)) as string;
-      } finally {
-        completion.release();
-      }
-    }
-    const module = await sandbox.isolate.compileModule(prepared.code, { filename: prepared.filename });
-    try {
-      await module.instantiate(context.context, (specifier) => {
-        throw new Error(`import of "${specifier}" is not available in the sandbox`);
-      });
-      await module.evaluate({ promise: true } as never);
-      return (await context.finishModule.apply(undefined, [module.namespace.derefInto()], copyPromise)) as string;
-    } finally {
-      module.release();
-    }
-  }
-
-  /** Turns a failed run into the right typed error. */
-  private async explain(
-    error: unknown,
-    sandbox: IsolateSandbox,
-    context: PreparedContext | undefined,
-    trip: WatchdogTrip | undefined,
-    limits: LimitValues,
-    request: EngineRunRequest,
-    setStatus: (status: GuestStatus) => void,
-  ): Promise<WardenError> {
-    if (trip) return new LimitExceededError(trip);
-    if (sandbox.failedCatastrophically) {
-      return new LimitExceededError({
-        kind: "memory",
-        limit: limits.memoryBytes > 0 ? limits.memoryBytes : isolateMemoryMb(-1) * 2 ** 20,
-      });
-    }
-    if (sandbox.isolate.isDisposed || !sandbox.alive) {
-      // isolated-vm disposes an isolate that outgrows its heap limit.
-      sandbox.dispose();
-      if (limits.memoryBytes > 0 || /memory limit/i.test(String((error as Error)?.message))) {
-        return new LimitExceededError({
-          kind: "memory",
-          limit: limits.memoryBytes > 0 ? limits.memoryBytes : isolateMemoryMb(-1) * 2 ** 20,
-        });
-      }
-      return new EngineError(`the isolate died: ${String((error as Error)?.message ?? error)}`, { cause: error });
-    }
-    if (context) {
-      try {
-        const status = parseStatus((await context.status.apply(undefined, [], { result: { copy: true } })) as string);
-        setStatus(status);
-        if (status.dead) return limitFromStatus(status.dead);
-      } catch {
-        // Reading the status failed: classify the original error below.
-      }
-    }
-    return classifyGuestError(rawGuestError(error), request.prepared, limits);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const list of this.idle.values()) for (const sandbox of list) sandbox.dispose();
-    this.idle.clear();
-    for (const sandbox of this.leased) sandbox.dispose();
-    this.leased.clear();
+    const exits = this.processes.map(
+      (sandbox) =>
+        new Promise<void>((resolve) => (sandbox.exited ? resolve() : sandbox.child.once("exit", () => resolve()))),
+    );
+    for (const sandbox of this.processes) sandbox.kill();
+    await Promise.all(exits);
+    this.processes.length = 0;
   }
 }

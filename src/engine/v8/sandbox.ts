@@ -1,6 +1,6 @@
 import ivm from "isolated-vm";
 import { PRELUDE_SOURCE } from "../prelude.js";
-import { recordAbandonedIsolate } from "../abandoned.js";
+import { buryWithAbandonedIsolate, recordAbandonedIsolate } from "../abandoned.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
 
 /** Where a context's console and warning callbacks go for the run that owns it. */
@@ -66,7 +66,7 @@ export class IsolateSandbox {
       onCatastrophicError: (message) => {
         this.catastrophic = true;
         this.disposed = true;
-        recordAbandonedIsolate();
+        recordAbandonedIsolate(this, this.isolate, this.scripts, this.spare);
         markLost(new Error(message));
       },
     });
@@ -94,6 +94,11 @@ export class IsolateSandbox {
     }
   }
 
+  /** Keeps a handle of this isolate alive for good if the isolate was abandoned (see `abandoned.ts`). */
+  bury(...handles: unknown[]): void {
+    if (this.catastrophic) buryWithAbandonedIsolate(...handles);
+  }
+
   /** Takes the spare context (creating one if needed) and starts warming the next. */
   async takeContext(): Promise<PreparedContext> {
     const next = this.spare ?? this.createContext();
@@ -116,9 +121,9 @@ export class IsolateSandbox {
   }
 
   /*
-   * Only this sandbox's owner touches the isolate while a context is being
-   * prepared (a run awaits the spare before it starts), so the isolate is idle
-   * and the synchronous calls below cost microseconds instead of thread hops.
+   * Every call here is asynchronous: a synchronous isolated-vm call blocks the
+   * host thread until the isolate's scheduler answers, which never happens
+   * once a fatal out-of-memory has parked one of isolated-vm's threads.
    */
   private async createContext(): Promise<PreparedContext> {
     const prelude = await this.prelude;
@@ -145,19 +150,19 @@ export class IsolateSandbox {
           ignored: true,
         },
       );
-      context.global.setSync("__wardenLog", log);
-      context.global.setSync("__wardenWarn", warn);
+      await context.global.set("__wardenLog", log);
+      await context.global.set("__wardenWarn", warn);
       const api = (await prelude.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
       handles.push(api);
-      const get = <T>(name: string) => {
-        const ref = api.getSync(name, { reference: true }) as ivm.Reference<T>;
+      const get = async <T>(name: string) => {
+        const ref = (await api.get(name, { reference: true })) as ivm.Reference<T>;
         handles.push(ref);
         return ref;
       };
       Object.assign(prepared, {
-        finishScript: get("finishScript"),
-        finishModule: get("finishModule"),
-        status: get("status"),
+        finishScript: await get("finishScript"),
+        finishModule: await get("finishModule"),
+        status: await get("status"),
       });
       return prepared;
     } catch (error) {
@@ -171,6 +176,7 @@ export class IsolateSandbox {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.catastrophic) return; // its handles must never be finalised; see abandoned.ts
     this.scripts.clear();
     if (!this.catastrophic) this.spare?.then((c) => c.release()).catch(() => {});
     this.spare = undefined;

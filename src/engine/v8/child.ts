@@ -1,0 +1,63 @@
+/**
+ * Entry point of a V8 sandbox process. It runs guests on isolated-vm isolates
+ * (started with --no-node-snapshot by the host) and talks to the host over the
+ * IPC channel. A fatal V8 out-of-memory in one isolate parks one of
+ * isolated-vm's threads for good and leaves this process unable to run or exit
+ * reliably, so the process then retires: it answers the runs it has and the
+ * host ends it and starts a fresh one.
+ */
+import { prepareSource } from "../../transform/index.js";
+import { isWardenError } from "../../errors/index.js";
+import { abandonedIsolateCount } from "../abandoned.js";
+import type { Usage } from "../contract.js";
+import { IsolateEngine } from "./isolate-engine.js";
+import { toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
+
+const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
+const engine = new IsolateEngine({ poolSize: Number(process.env["WARDEN_V8_POOL_SIZE"]) || 1 });
+const aborts = new Map<number, AbortController>();
+let retired = false;
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+async function run(message: RunMessage): Promise<void> {
+  const controller = new AbortController();
+  aborts.set(message.id, controller);
+  try {
+    const prepared = prepareSource(message.source, message.filename);
+    const outcome = await engine.run({
+      prepared,
+      limits: message.limits,
+      inputJson: message.inputJson,
+      signal: controller.signal,
+      onConsole: (level, text) => send({ type: "console", id: message.id, level, text }),
+      onWarning: (budget, fraction) => send({ type: "warning", id: message.id, budget, fraction }),
+    });
+    send(
+      outcome.ok
+        ? { type: "result", id: message.id, ok: true, json: outcome.json, usage: outcome.usage }
+        : { type: "result", id: message.id, ok: false, error: toWire(outcome.error), usage: outcome.usage },
+    );
+  } catch (error) {
+    const wire = isWardenError(error)
+      ? toWire(error)
+      : { family: "engine" as const, message: String((error as Error)?.message ?? error) };
+    send({ type: "result", id: message.id, ok: false, error: wire, usage: EMPTY_USAGE });
+  } finally {
+    aborts.delete(message.id);
+    if (!retired && abandonedIsolateCount() > 0) {
+      retired = true;
+      send({ type: "retire" });
+    }
+  }
+}
+
+process.on("message", (message: HostMessage) => {
+  if (message.type === "run") void run(message);
+  else if (message.type === "abort") aborts.get(message.id)?.abort();
+});
+// The host going away ends this process.
+process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
+send({ type: "ready" });

@@ -1,0 +1,277 @@
+import { availableParallelism } from "node:os";
+import type ivm from "isolated-vm";
+import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
+import type { LimitValues } from "../../limits/index.js";
+import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
+import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
+import { Watchdog, type WatchdogTrip } from "../watchdog.js";
+import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox.js";
+
+/** Options of the in-process isolate engine. */
+export interface IsolateEngineOptions {
+  /**
+   * Idle isolates kept per memory limit, ready for the next run.
+   * @default the number of CPUs
+   */
+  poolSize?: number;
+}
+
+const NO_SNAPSHOT = "--no-node-snapshot";
+
+/** Throws a clear error when Node was started without --no-node-snapshot (isolated-vm may crash the process without it). */
+function assertNodeFlags(): void {
+  const major = Number(process.versions.node.split(".")[0]);
+  const flagged =
+    process.execArgv.includes(NO_SNAPSHOT) || (process.env["NODE_OPTIONS"] ?? "").split(/\s+/).includes(NO_SNAPSHOT);
+  if (major >= 20 && !flagged) {
+    throw new EngineError(
+      `the v8 engine needs Node started with ${NO_SNAPSHOT} (e.g. NODE_OPTIONS=${NO_SNAPSHOT}); ` +
+        `without it isolated-vm can crash the host process. Use engine "quickjs" otherwise.`,
+    );
+  }
+}
+
+/** Reads a guest error that isolated-vm copied to the host. */
+function rawGuestError(error: unknown): { name: string; message: string; stack: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack ?? "" };
+  return { name: "Error", message: `uncaught ${typeof error}: ${String(error)}`, stack: "" };
+}
+
+/**
+ * V8 isolates through isolated-vm, in the current process. Warden runs this
+ * inside its sandbox child processes (see `engine.ts`), never in the host.
+ * Each run leases one isolate (so disposing it to stop a runaway guest affects
+ * no one else) and a fresh context from it.
+ * Wall-clock and CPU budgets are enforced by a host-side watchdog for the
+ * whole async life of the run; memory by the isolate's heap limit; fuel,
+ * depth and terminal catch/finally by the instrumented source.
+ */
+export class IsolateEngine implements Engine {
+  readonly name = "v8" as const;
+  private readonly poolSize: number;
+  private readonly idle = new Map<number, IsolateSandbox[]>();
+  private readonly leased = new Set<IsolateSandbox>();
+  private closed = false;
+
+  constructor(options: IsolateEngineOptions = {}) {
+    assertNodeFlags();
+    this.poolSize = options.poolSize ?? availableParallelism();
+  }
+
+  /** Creates idle isolates for a memory limit ahead of the first run. */
+  prewarm(memoryBytes: number, count = 1): void {
+    const memoryMb = isolateMemoryMb(memoryBytes);
+    const list = this.idle.get(memoryMb) ?? [];
+    while (list.length < count) list.push(new IsolateSandbox(memoryMb));
+    this.idle.set(memoryMb, list);
+  }
+
+  private lease(memoryBytes: number): IsolateSandbox {
+    const memoryMb = isolateMemoryMb(memoryBytes);
+    const list = this.idle.get(memoryMb) ?? [];
+    this.idle.set(memoryMb, list);
+    let sandbox = list.pop();
+    while (sandbox && !sandbox.alive) sandbox = list.pop();
+    sandbox ??= new IsolateSandbox(memoryMb);
+    this.leased.add(sandbox);
+    // Keep one isolate ready for the next run, so that a run never waits for isolate creation.
+    if (list.length === 0 && !this.closed) list.push(new IsolateSandbox(memoryMb));
+    return sandbox;
+  }
+
+  private giveBack(sandbox: IsolateSandbox): void {
+    this.leased.delete(sandbox);
+    const list = this.idle.get(sandbox.memoryMb) ?? [];
+    // poolSize warm isolates plus the one spare kept by lease().
+    if (this.closed || !sandbox.alive || list.length > this.poolSize) {
+      sandbox.dispose();
+      return;
+    }
+    sandbox.warm();
+    list.push(sandbox);
+    this.idle.set(sandbox.memoryMb, list);
+  }
+
+  async run(request: EngineRunRequest): Promise<EngineRunOutcome> {
+    if (this.closed) throw new EngineError("the v8 engine is closed");
+    const { limits } = request;
+    const sandbox = this.lease(limits.memoryBytes);
+    const cpuStart = sandbox.isolate.cpuTime;
+    const cpuMs = () => (sandbox.isolate.isDisposed ? 0 : Number(sandbox.isolate.cpuTime - cpuStart) / 1e6);
+    let lastCpuMs = 0;
+    let context: PreparedContext | undefined;
+    let killed: WatchdogTrip | undefined;
+    const warned = new Set<WarningBudget>();
+    const warn = (budget: WarningBudget, fraction: number) => {
+      if (warned.has(budget)) return;
+      warned.add(budget);
+      request.onWarning(budget, fraction);
+    };
+    const watchdog = new Watchdog(limits, {
+      cpuMs: () => (lastCpuMs = cpuMs()),
+      kill: (trip) => {
+        killed = trip;
+        sandbox.dispose();
+      },
+      warn,
+    });
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      watchdog.stop();
+      sandbox.dispose();
+    };
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    let status: GuestStatus = { dead: undefined, instructions: 0 };
+    let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
+    try {
+      context = await sandbox.takeContext();
+      context.sink = { onConsole: request.onConsole, onWarning: warn };
+      const config = JSON.stringify({
+        depth: limits.maxRecursionDepth,
+        fuel: limits.maxInstructions,
+        warnAt: limits.warnAt,
+        valueBytes: limits.maxValueBytes,
+        memoryBytes: limits.memoryBytes,
+        input: request.inputJson,
+      });
+      await context.context.global.set("__wardenRun", config);
+      const finished = await Promise.race([this.execute(sandbox, context, request), sandbox.lost]);
+      const parsed = parseFinish(finished);
+      status = parsed.status;
+      outcome = status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json: parsed.json };
+    } catch (error) {
+      outcome = {
+        ok: false,
+        error: aborted
+          ? new AbortedError("the run was aborted", { cause: request.signal?.reason })
+          : await this.explain(
+              error,
+              sandbox,
+              context,
+              killed ?? watchdog.tripped,
+              limits,
+              request,
+              (s) => (status = s),
+            ),
+      };
+    } finally {
+      watchdog.stop();
+      request.signal?.removeEventListener("abort", onAbort);
+    }
+    const usage: Usage = {
+      wallMs: watchdog.elapsedMs(),
+      cpuMs: sandbox.alive ? cpuMs() : lastCpuMs,
+      instructions: status.instructions,
+      peakMemoryBytes: 0,
+    };
+    if (sandbox.alive) {
+      try {
+        const heap = await sandbox.isolate.getHeapStatistics();
+        usage.peakMemoryBytes = heap.used_heap_size + heap.externally_allocated_size;
+        if (limits.memoryBytes > 0 && usage.peakMemoryBytes > sandbox.memoryMb * 2 ** 20 && outcome.ok) {
+          // V8 raised the heap limit for one big allocation (near-heap-limit callback) and no
+          // garbage collection came after it to stop the run: the run did exceed its memory.
+          outcome = {
+            ok: false,
+            error: new LimitExceededError({
+              kind: "memory",
+              limit: limits.memoryBytes,
+              observed: usage.peakMemoryBytes,
+            }),
+          };
+          sandbox.dispose();
+        } else if (
+          limits.memoryBytes > 0 &&
+          limits.warnAt > 0 &&
+          usage.peakMemoryBytes >= limits.memoryBytes * limits.warnAt
+        ) {
+          warn("memory", usage.peakMemoryBytes / limits.memoryBytes);
+        }
+      } catch {
+        // The isolate died while reading statistics; it is replaced below.
+      }
+    }
+    sandbox.bury(context);
+    try {
+      if (!sandbox.failedCatastrophically) context?.release();
+    } catch {
+      // Releasing handles of a disposed isolate can throw; nothing is left to free.
+    }
+    this.giveBack(sandbox);
+    return outcome.ok ? { ok: true, json: outcome.json, usage } : { ok: false, error: outcome.error, usage };
+  }
+
+  private async execute(sandbox: IsolateSandbox, context: PreparedContext, request: EngineRunRequest): Promise<string> {
+    const { prepared } = request;
+    const copyPromise = { result: { promise: true, copy: true } } as const;
+    if (prepared.kind === "script") {
+      const script = await sandbox.compile(prepared.key, prepared.code, prepared.filename);
+      if (prepared.finishesItself) return (await script.run(context.context, { promise: true, copy: true })) as string;
+      const completion = (await script.run(context.context, { reference: true })) as ivm.Reference<unknown>;
+      try {
+        return (await context.finishScript.apply(undefined, [completion.derefInto()], copyPromise)) as string;
+      } finally {
+        completion.release();
+      }
+    }
+    const module = await sandbox.isolate.compileModule(prepared.code, { filename: prepared.filename });
+    try {
+      await module.instantiate(context.context, (specifier) => {
+        throw new Error(`import of "${specifier}" is not available in the sandbox`);
+      });
+      await module.evaluate({ promise: true } as never);
+      return (await context.finishModule.apply(undefined, [module.namespace.derefInto()], copyPromise)) as string;
+    } finally {
+      module.release();
+    }
+  }
+
+  /** Turns a failed run into the right typed error. */
+  private async explain(
+    error: unknown,
+    sandbox: IsolateSandbox,
+    context: PreparedContext | undefined,
+    trip: WatchdogTrip | undefined,
+    limits: LimitValues,
+    request: EngineRunRequest,
+    setStatus: (status: GuestStatus) => void,
+  ): Promise<WardenError> {
+    if (trip) return new LimitExceededError(trip);
+    if (sandbox.failedCatastrophically) {
+      return new LimitExceededError({
+        kind: "memory",
+        limit: limits.memoryBytes > 0 ? limits.memoryBytes : isolateMemoryMb(-1) * 2 ** 20,
+      });
+    }
+    if (sandbox.isolate.isDisposed || !sandbox.alive) {
+      // isolated-vm disposes an isolate that outgrows its heap limit.
+      sandbox.dispose();
+      if (limits.memoryBytes > 0 || /memory limit/i.test(String((error as Error)?.message))) {
+        return new LimitExceededError({
+          kind: "memory",
+          limit: limits.memoryBytes > 0 ? limits.memoryBytes : isolateMemoryMb(-1) * 2 ** 20,
+        });
+      }
+      return new EngineError(`the isolate died: ${String((error as Error)?.message ?? error)}`, { cause: error });
+    }
+    if (context) {
+      try {
+        const status = parseStatus((await context.status.apply(undefined, [], { result: { copy: true } })) as string);
+        setStatus(status);
+        if (status.dead) return limitFromStatus(status.dead);
+      } catch {
+        // Reading the status failed: classify the original error below.
+      }
+    }
+    return classifyGuestError(rawGuestError(error), request.prepared, limits);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const list of this.idle.values()) for (const sandbox of list) sandbox.dispose();
+    this.idle.clear();
+    for (const sandbox of this.leased) sandbox.dispose();
+    this.leased.clear();
+  }
+}
