@@ -121,7 +121,9 @@ describe("quickjs engine", { skip }, () => {
   });
 
   test("a result that never settles ends at the timeout, without holding its worker meanwhile", async () => {
-    const single = await quickjsRuntime({ poolSize: 1 }, { timeoutMs: 400 });
+    const single = await quickjsRuntime({ poolSize: 1 }, { timeoutMs: 400, warnAt: 0.5 });
+    const warnings: string[] = [];
+    single.on("warning", (warning) => warnings.push(warning.budget));
     try {
       const stalled = single.run("new Promise(() => {})");
       const started = performance.now();
@@ -129,6 +131,24 @@ describe("quickjs engine", { skip }, () => {
       assert.ok(performance.now() - started < 300, "the other run did not wait for the stalled one");
       const result = await stalled;
       assert.equal(!result.ok && result.error.message, "execution timeout after 400ms");
+      assert.deepEqual(warnings, ["timeout"]);
+    } finally {
+      await single.close();
+    }
+  });
+
+  test("an abort while the run waits for a worker gives up the wait, and the worker is not lost", async () => {
+    const single = await quickjsRuntime({ poolSize: 1 });
+    try {
+      const busy = single.run("while (true) {}", { limits: { timeoutMs: 400, maxInstructions: -1 } });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+      const started = performance.now();
+      const waiting = await single.run("1 + 1", { signal: controller.signal });
+      assert.equal(!waiting.ok && waiting.error.code, "WARDEN_ABORTED");
+      assert.ok(performance.now() - started < 300, "the abort did not wait for the busy worker");
+      assert.equal((await busy).ok, false);
+      assert.equal(await value(single, "2 + 3"), 5);
     } finally {
       await single.close();
     }

@@ -131,22 +131,23 @@ export class QuickJSEngine implements Engine {
   }
 
   private async runOnce(request: EngineRunRequest, lastAttempt: boolean): Promise<EngineRunOutcome | "lost"> {
-    const { limits, prepared } = request;
-    let worker: QuickJSWorker;
+    const { limits, prepared, signal } = request;
+    let worker: QuickJSWorker | "aborted";
     try {
-      worker = await this.pool.acquire();
+      worker = await this.acquire(signal);
     } catch (error) {
       const failure = isWardenError(error) ? error : new EngineError(String(error), { cause: error });
       return { ok: false, error: failure, usage: EMPTY_USAGE };
     }
-    const { signal } = request;
-    if (signal?.aborted) {
-      this.pool.release(worker);
-      return { ok: false, error: aborted(signal), usage: EMPTY_USAGE };
-    }
+    if (worker === "aborted") return { ok: false, error: aborted(signal), usage: EMPTY_USAGE };
     const memoryConfigured = limits.memoryBytes > 0;
     const memoryBytes = memoryConfigured ? Math.min(limits.memoryBytes, HEAP_CEILING_BYTES) : HEAP_CEILING_BYTES;
     const warned = new Set<WarningBudget>();
+    const warn = (budget: WarningBudget, fraction: number) => {
+      if (warned.has(budget)) return;
+      warned.add(budget);
+      request.onWarning(budget, fraction);
+    };
     const running = worker.run(
       {
         code: prepared.code,
@@ -168,14 +169,7 @@ export class QuickJSEngine implements Engine {
         memoryBytes,
         memoryConfigured,
       },
-      {
-        onConsole: request.onConsole,
-        onWarning: (budget, fraction) => {
-          if (warned.has(budget)) return;
-          warned.add(budget);
-          request.onWarning(budget, fraction);
-        },
-      },
+      { onConsole: request.onConsole, onWarning: warn },
     );
     let killed: WatchdogTrip | undefined;
     const watchdog = new Watchdog(
@@ -240,6 +234,7 @@ export class QuickJSEngine implements Engine {
       memoryBytes,
       watchdog,
       signal,
+      warn,
       (s) => (status = s),
     );
     const usage: Usage = {
@@ -251,6 +246,30 @@ export class QuickJSEngine implements Engine {
     return result.ok ? { ok: true, json: result.json, usage } : { ok: false, error: result.error, usage };
   }
 
+  /** Takes a worker for a run; an abort while the run waits for one gives up the wait. */
+  private async acquire(signal: AbortSignal | undefined): Promise<QuickJSWorker | "aborted"> {
+    if (signal?.aborted) return "aborted";
+    const acquiring = this.pool.acquire();
+    if (!signal) return acquiring;
+    let onAbort: () => void = () => {};
+    const abortedWait = new Promise<"aborted">((resolve) => {
+      onAbort = () => resolve("aborted");
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const first = await Promise.race([acquiring, abortedWait]);
+      // The worker that comes later goes straight back to the pool.
+      if (first === "aborted")
+        acquiring.then(
+          (worker) => this.pool.release(worker),
+          () => {},
+        );
+      return first;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
   /** Turns how a run ended in the worker into a result or a typed error. */
   private async explain(
     ending: RunEnding,
@@ -259,6 +278,7 @@ export class QuickJSEngine implements Engine {
     memoryBytes: number,
     watchdog: Watchdog,
     signal: AbortSignal | undefined,
+    warn: (budget: WarningBudget, fraction: number) => void,
     setStatus: (status: GuestStatus) => void,
   ): Promise<{ ok: true; json: string } | { ok: false; error: WardenError }> {
     if (ending.ending === "finished") {
@@ -294,6 +314,10 @@ export class QuickJSEngine implements Engine {
           };
         }
         try {
+          if (limits.warnAt > 0) {
+            await sleep(Math.max(0, limits.timeoutMs * limits.warnAt - watchdog.elapsedMs()), undefined, { signal });
+            warn("timeout", watchdog.elapsedMs() / limits.timeoutMs);
+          }
           await sleep(Math.max(0, limits.timeoutMs - watchdog.elapsedMs()), undefined, { signal });
         } catch {
           return { ok: false, error: aborted(signal) };

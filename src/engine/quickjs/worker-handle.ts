@@ -55,6 +55,15 @@ function workerScript(): { script: string | URL; eval: boolean } {
   };
 }
 
+/** Runs a host callback; a callback that throws must not take the worker's message handling down with it. */
+function guard(callback: () => void): void {
+  try {
+    callback();
+  } catch {
+    // The host's own console or warning listener failed; the run goes on.
+  }
+}
+
 /**
  * The main thread's handle on one QuickJS worker: one run at a time. The
  * worker does not keep the process alive while it is idle.
@@ -99,10 +108,16 @@ export class QuickJSWorker {
           markReady();
           return;
         case "log":
-          if (this.pending?.id === message.id) this.pending.listener.onConsole(message.level, message.text);
+          if (this.pending?.id === message.id) {
+            const { listener } = this.pending;
+            guard(() => listener.onConsole(message.level, message.text));
+          }
           return;
         case "warn":
-          if (this.pending?.id === message.id) this.pending.listener.onWarning(message.budget, message.fraction);
+          if (this.pending?.id === message.id) {
+            const { listener } = this.pending;
+            guard(() => listener.onWarning(message.budget, message.fraction));
+          }
           return;
         case "done":
           if (this.pending?.id === message.id) {
