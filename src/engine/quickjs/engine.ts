@@ -30,7 +30,7 @@ export interface QuickJSEngineOptions extends EngineOptions {
    * V8 stack of each worker thread, in MiB. QuickJS's C stack is checked by
    * QuickJS itself; this stack must hold the WebAssembly frames of the
    * deepest recursion QuickJS allows. A host-side stack overflow is still
-   * survived (the worker is replaced and the run gets the recursion error).
+   * survived (the module instance is replaced and the run gets the recursion error).
    * @default 256
    */
   workerStackMb?: number;
@@ -153,7 +153,7 @@ export class QuickJSEngine implements Engine {
         code: prepared.code,
         filename: prepared.filename,
         kind: prepared.kind,
-        finishesItself: prepared.finishesItself === true,
+        finishesItself: prepared.finishesItself,
         config: JSON.stringify({
           depth: limits.maxRecursionDepth,
           fuel: limits.maxInstructions,

@@ -295,8 +295,10 @@ export class SandboxHost {
       ctx
         .newFunction("__wardenLog", (level, line) => {
           const state = this.current;
-          if (state && !state.oom && !state.trip)
+          // Nothing the guest writes after a limit, an abort or a failed allocation reaches the host.
+          if (state && !state.oom && !state.trip && !state.aborted) {
             this.sink.log(state.message.id, text(level) as ConsoleLevel, text(line));
+          }
         })
         .consume((fn) => ctx.setProp(ctx.global, "__wardenLog", fn));
       ctx
@@ -419,7 +421,10 @@ export class SandboxHost {
     // The guest's heap budget may be spent (out of memory): reading the error is the host's work.
     this.heap.openBudget(HOST_HEADROOM_BYTES);
     const status = this.status(sandbox, state);
-    return { ending: "threw", status, error: this.describe(sandbox, state, error) };
+    const described = this.describe(sandbox, state, error);
+    // Reading the error runs the guest's getters, which may themselves meet a limit.
+    if (state.trip || state.oom || state.aborted) return this.stopped(sandbox, state);
+    return { ending: "threw", status, error: described };
   }
 
   /** The prelude's status (primitives only, no guest code). */
