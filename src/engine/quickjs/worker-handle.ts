@@ -70,7 +70,7 @@ function guard(callback: () => void): void {
  */
 export class QuickJSWorker {
   private readonly worker: Worker;
-  /** `[sampledAtEpochMs, cpuMsAtSample]` of the run in flight, written by the worker. */
+  /** `[sampledAtEpochMs, cpuMsAtSample, abort]` of the run in flight (see {@link WorkerStartData.control}). */
   private readonly control: Float64Array;
   /** Resolves when the worker has loaded QuickJS; rejects if it could not. */
   readonly ready: Promise<void>;
