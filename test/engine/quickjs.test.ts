@@ -166,6 +166,32 @@ describe("quickjs engine", { skip }, () => {
     }
   });
 
+  test("recursion through native calls at the default depth ends in the recursion error, never a host error", async () => {
+    // At depth 10,000 these outrun QuickJS's own 4 MiB stack before the instrumented count.
+    const sources = [
+      "function f() { return [1].map(f) } f()",
+      "const o = { toJSON() { return JSON.stringify(o) } }; JSON.stringify(o)",
+      "const p = new Proxy({}, { get(t, k, r) { return r[k] } }); p.x",
+      "[3, 1, 2].sort(function cmp(a, b) { return [a, b].sort(cmp)[0] })",
+      "let a = []; for (let i = 0; i < 100000; i++) a = [a]; String(a)",
+    ];
+    for (const source of sources) {
+      const result = await limitHit(runtime, "recursion", source, { limits: { maxInstructions: -1 } });
+      assert.equal(result.error.message, "maximum recursion depth exceeded (10000 calls)", source);
+    }
+  });
+
+  test("deeply nested source compiles and runs in QuickJS", async () => {
+    // Near the nesting the instrumenter accepts on the host's own stack (acorn recurses too).
+    const nested = [
+      "[".repeat(500) + "1" + "]".repeat(500) + ".length",
+      "(".repeat(500) + "1" + ")".repeat(500),
+      "{".repeat(1000) + "}".repeat(1000) + " 1",
+      "1" + "+1".repeat(1500),
+    ];
+    for (const source of nested) assert.ok((await runtime.run(source)).ok, source.slice(0, 20));
+  });
+
   test("reported stacks have V8's shape: the error line, then at most ten of the guest's frames", async () => {
     const error = await scriptError(
       runtime,
