@@ -131,8 +131,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       prepared = prepareSource(source, filename);
       inputJson = encodeInput(options.input, limits.maxValueBytes);
     } catch (error) {
-      if (isWardenError(error)) return { ok: false, error, usage: EMPTY_USAGE };
-      throw error;
+      // Nothing a guest writes may surface as a host exception.
+      const typed = isWardenError(error)
+        ? error
+        : new EngineError("the source could not be prepared", { cause: error });
+      return { ok: false, error: typed, usage: EMPTY_USAGE };
     }
     const onConsole = (level: ConsoleLevel, text: string) => {
       options.onConsole?.(level, text);

@@ -91,6 +91,16 @@ function guard<T>(filename: string, step: () => T, inputMap?: string): T {
   try {
     return step();
   } catch (error) {
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      // The parser and the walkers recurse on nesting; a hostile source can be nested
+      // deeper than the host's stack. That is the guest's problem, not the host's.
+      const message = "the source is nested too deeply to compile";
+      throw new ScriptError({
+        guestName: "SyntaxError",
+        guestMessage: message,
+        guestStack: `SyntaxError: ${message}\n    at ${filename}`,
+      });
+    }
     if (!(error instanceof GuestSyntaxError)) throw error;
     let line = error.line;
     let column = error.column + 1;

@@ -285,3 +285,27 @@ for (const engine of TEST_ENGINES) {
     });
   });
 }
+
+for (const engine of TEST_ENGINES) {
+  test(`deeply nested source is a script error, never a host exception [${engine}]`, async () => {
+    const runtime = await testRuntime(engine);
+    try {
+      for (const source of [
+        "{".repeat(20000) + "}".repeat(20000),
+        Array(50000).fill("1").join("+"),
+        "x ? ".repeat(20000) + "1" + " : 2".repeat(20000),
+        "[".repeat(20000) + "]".repeat(20000),
+      ]) {
+        const result = await runtime.run(source);
+        assert.equal(result.ok, false);
+        assert.ok(
+          !result.ok && ["ScriptError", "LimitExceededError"].includes(result.error.name),
+          !result.ok ? result.error.message : "",
+        );
+      }
+      assert.equal(await value(runtime, "1 + 1"), 2);
+    } finally {
+      await runtime.close();
+    }
+  });
+}
