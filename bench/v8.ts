@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import ivm from "isolated-vm";
 import { createRuntime, type Runtime } from "../src/index.js";
 import { MIXED_WORKLOAD } from "./workload.js";
-import { PRELUDE_SOURCE } from "../src/engine/prelude.js";
+import { PRELUDE_SOURCE, preludeRunConfig } from "../src/engine/prelude.js";
 import { prepareSource } from "../src/transform/index.js";
 import { median, percentile, printTable } from "./stats.js";
 
@@ -45,13 +45,7 @@ async function overhead(runtime: Runtime): Promise<string[][]> {
   const instrumented = await isolate.compileScript(prepareSource(MIXED_WORKLOAD, "workload.js").code);
   const prelude = await isolate.compileScript(PRELUDE_SOURCE);
   const limits = runtime.limits.values;
-  const config = JSON.stringify({
-    depth: limits.maxRecursionDepth,
-    fuel: limits.maxInstructions,
-    warnAt: limits.warnAt,
-    valueBytes: limits.maxValueBytes,
-    memoryBytes: limits.memoryBytes,
-  });
+  const config = preludeRunConfig(limits, undefined);
   const instrumentedRun = async () => {
     const context = await isolate.createContext();
     context.global.setSync("__wardenLog", new ivm.Callback(() => {}, { ignored: true }));

@@ -1,3 +1,5 @@
+import type { LimitValues } from "../limits/index.js";
+
 /**
  * The guest-side half of every limit, as JavaScript source run once in each
  * fresh sandbox context before any guest code. It is engine-independent: the
@@ -16,6 +18,26 @@
  * - `status()`: `[deadKind, deadLimit, deadObserved, instructionsUsed]` as a
  *   JSON string built from primitives only, so no guest code runs.
  */
+/**
+ * The per-run configuration the prelude's `boot()` reads from the global
+ * `__wardenRun`, as JSON text. `memoryBytes` 0 means no memory limit: engine
+ * RangeErrors for over-long strings and buffers then stay ordinary errors.
+ */
+export function preludeRunConfig(
+  limits: LimitValues,
+  inputJson: string | undefined,
+  memoryBytes = limits.memoryBytes,
+): string {
+  return JSON.stringify({
+    depth: limits.maxRecursionDepth,
+    fuel: limits.maxInstructions,
+    warnAt: limits.warnAt,
+    valueBytes: limits.maxValueBytes,
+    memoryBytes,
+    input: inputJson,
+  });
+}
+
 export const PRELUDE_SOURCE = String.raw`"use strict";
 const __wardenSegmentMax = 1073741823;
 let __wardenD = 0;

@@ -13,6 +13,7 @@ import type { PreparedSource } from "../../transform/index.js";
 import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
 import type { EngineOptions } from "../factory.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
+import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
 import { HEAP_CEILING_BYTES, compileQuickJS } from "./heap.js";
 import { WorkerPool } from "./pool.js";
@@ -154,15 +155,8 @@ export class QuickJSEngine implements Engine {
         filename: prepared.filename,
         kind: prepared.kind,
         finishesItself: prepared.finishesItself,
-        config: JSON.stringify({
-          depth: limits.maxRecursionDepth,
-          fuel: limits.maxInstructions,
-          warnAt: limits.warnAt,
-          valueBytes: limits.maxValueBytes,
-          // As on V8: with no memory limit configured, over-long strings and buffers stay RangeErrors.
-          memoryBytes: memoryConfigured ? memoryBytes : 0,
-          input: request.inputJson,
-        }),
+        // As on V8: with no memory limit configured, over-long strings and buffers stay RangeErrors.
+        config: preludeRunConfig(limits, request.inputJson, memoryConfigured ? memoryBytes : 0),
         timeoutMs: limits.timeoutMs,
         cpuTimeMs: limits.cpuTimeMs,
         warnAt: limits.warnAt,

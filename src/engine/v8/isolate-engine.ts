@@ -4,6 +4,7 @@ import { AbortedError, EngineError, LimitExceededError, type WardenError } from 
 import type { LimitValues } from "../../limits/index.js";
 import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
+import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
 import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox.js";
 
@@ -127,15 +128,7 @@ export class IsolateEngine implements Engine {
     try {
       context = await sandbox.takeContext();
       context.sink = { onConsole: request.onConsole, onWarning: warn };
-      const config = JSON.stringify({
-        depth: limits.maxRecursionDepth,
-        fuel: limits.maxInstructions,
-        warnAt: limits.warnAt,
-        valueBytes: limits.maxValueBytes,
-        memoryBytes: limits.memoryBytes,
-        input: request.inputJson,
-      });
-      await context.context.global.set("__wardenRun", config);
+      await context.context.global.set("__wardenRun", preludeRunConfig(limits, request.inputJson));
       const finished = await Promise.race([this.execute(sandbox, context, request), sandbox.lost]);
       const parsed = parseFinish(finished);
       status = parsed.status;
