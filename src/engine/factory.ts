@@ -4,8 +4,8 @@ import { ENGINE_NAMES, type Engine, type EngineName } from "./contract.js";
 /** Options shared by every engine. */
 export interface EngineOptions {
   /**
-   * Sandboxes kept warm per memory limit.
-   * @default the number of CPUs
+   * How many sandboxes run guests side by side (V8: sandbox processes; QuickJS: worker threads).
+   * @default v8: up to 2; quickjs: the number of CPUs
    */
   poolSize?: number;
 }

@@ -35,7 +35,10 @@ export interface RuntimeOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Directory where the config file is looked up. @default process.cwd() */
   cwd?: string;
-  /** Sandboxes kept warm per memory limit. @default the number of CPUs */
+  /**
+   * How many sandboxes run guests side by side: V8 sandbox processes, or
+   * QuickJS worker threads. @default v8: up to 2; quickjs: the number of CPUs
+   */
   poolSize?: number;
 }
 

@@ -70,6 +70,8 @@ class SandboxProcess {
     this.ready.catch(() => {});
     this.child.on("message", (message: ChildMessage) => this.receive(message));
     this.child.on("exit", (code, signal) => this.gone(code, signal));
+    // A failed send or spawn must never become an unhandled 'error' event in the host.
+    this.child.on("error", () => this.kill());
   }
 
   private receive(message: ChildMessage): void {
@@ -136,13 +138,20 @@ class SandboxProcess {
         limits,
         inputJson: request.inputJson,
       };
-      this.child.send(message);
+      this.child.send(message, (error) => {
+        if (error)
+          this.settle(id, {
+            ok: false,
+            error: new EngineError(`the V8 sandbox process is gone: ${error.message}`),
+            usage: EMPTY_USAGE,
+          });
+      });
     });
   }
 
   abort(id: number): void {
     if (!this.pending.has(id)) return;
-    this.child.send({ type: "abort", id } satisfies HostMessage);
+    this.child.send({ type: "abort", id } satisfies HostMessage, () => {});
     setTimeout(() => {
       if (!this.pending.has(id)) return;
       this.settle(id, { ok: false, error: new AbortedError("the run was aborted"), usage: EMPTY_USAGE });
