@@ -41,6 +41,8 @@ class SandboxProcess {
   readonly pending = new Map<number, PendingRun>();
   retired = false;
   exited = false;
+  /** True once the process handle and its IPC channel are released. */
+  closed = false;
 
   constructor(
     poolSize: number,
@@ -70,6 +72,7 @@ class SandboxProcess {
     this.ready.catch(() => {});
     this.child.on("message", (message: ChildMessage) => this.receive(message));
     this.child.on("exit", (code, signal) => this.gone(code, signal));
+    this.child.on("close", () => (this.closed = true));
     // A failed send or spawn must never become an unhandled 'error' event in the host.
     this.child.on("error", () => this.kill());
   }
@@ -247,9 +250,13 @@ export class V8Engine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
+    // 'close' (not 'exit') is when the process handle and its IPC channel are released.
     const exits = this.processes.map(
       (sandbox) =>
-        new Promise<void>((resolve) => (sandbox.exited ? resolve() : sandbox.child.once("exit", () => resolve()))),
+        new Promise<void>((resolve) => {
+          if (sandbox.closed) resolve();
+          else sandbox.child.once("close", () => resolve());
+        }),
     );
     for (const sandbox of this.processes) sandbox.kill();
     await Promise.all(exits);
