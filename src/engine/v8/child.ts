@@ -14,7 +14,8 @@ import { IsolateEngine } from "./isolate-engine.js";
 import { toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
 
 const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
-const engine = new IsolateEngine({ poolSize: Number(process.env["WARDEN_V8_POOL_SIZE"]) || 1 });
+// One warm isolate per memory limit: the host spreads concurrent runs over processes.
+const engine = new IsolateEngine({ poolSize: 1 });
 const aborts = new Map<number, AbortController>();
 let retired = false;
 

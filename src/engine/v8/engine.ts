@@ -44,17 +44,13 @@ class SandboxProcess {
   /** True once the process handle and its IPC channel are released. */
   closed = false;
 
-  constructor(
-    poolSize: number,
-    private readonly onGone: (process: SandboxProcess) => void,
-  ) {
+  constructor(private readonly onGone: (process: SandboxProcess) => void) {
     const entry = childEntry();
     this.child = fork(entry.path, [], {
       execArgv: entry.execArgv,
       serialization: "advanced",
       // V8 prints its own report of a fatal out-of-memory to stderr; the host does not need it.
       stdio: ["ignore", "ignore", "ignore", "ipc"],
-      env: { ...process.env, WARDEN_V8_POOL_SIZE: String(poolSize) },
     });
     this.ready = new Promise<void>((resolve, reject) => {
       const onMessage = (message: ChildMessage) => {
@@ -209,7 +205,7 @@ export class V8Engine implements Engine {
   }
 
   private spawn(): SandboxProcess {
-    const sandbox = new SandboxProcess(1, (gone) => this.replace(gone));
+    const sandbox = new SandboxProcess((gone) => this.replace(gone));
     this.processes.push(sandbox);
     return sandbox;
   }

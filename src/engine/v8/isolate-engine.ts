@@ -59,14 +59,6 @@ export class IsolateEngine implements Engine {
     this.poolSize = options.poolSize ?? availableParallelism();
   }
 
-  /** Creates idle isolates for a memory limit ahead of the first run. */
-  prewarm(memoryBytes: number, count = 1): void {
-    const memoryMb = isolateMemoryMb(memoryBytes);
-    const list = this.idle.get(memoryMb) ?? [];
-    while (list.length < count) list.push(new IsolateSandbox(memoryMb));
-    this.idle.set(memoryMb, list);
-  }
-
   private lease(memoryBytes: number): IsolateSandbox {
     const memoryMb = isolateMemoryMb(memoryBytes);
     const list = this.idle.get(memoryMb) ?? [];
@@ -231,21 +223,17 @@ export class IsolateEngine implements Engine {
     setStatus: (status: GuestStatus) => void,
   ): Promise<WardenError> {
     if (trip) return new LimitExceededError(trip);
-    if (sandbox.failedCatastrophically) {
-      return new LimitExceededError({
+    // With no memory limit configured, the isolate's own ceiling is the limit that was hit.
+    const memoryError = () =>
+      new LimitExceededError({
         kind: "memory",
         limit: limits.memoryBytes > 0 ? limits.memoryBytes : isolateMemoryMb(-1) * 2 ** 20,
       });
-    }
+    if (sandbox.failedCatastrophically) return memoryError();
     if (sandbox.isolate.isDisposed || !sandbox.alive) {
       // isolated-vm disposes an isolate that outgrows its heap limit.
       sandbox.dispose();
-      if (limits.memoryBytes > 0 || /memory limit/i.test(String((error as Error)?.message))) {
-        return new LimitExceededError({
-          kind: "memory",
-          limit: limits.memoryBytes > 0 ? limits.memoryBytes : isolateMemoryMb(-1) * 2 ** 20,
-        });
-      }
+      if (limits.memoryBytes > 0 || /memory limit/i.test(String((error as Error)?.message))) return memoryError();
       return new EngineError(`the isolate died: ${String((error as Error)?.message ?? error)}`, { cause: error });
     }
     if (context) {

@@ -176,11 +176,12 @@ export class IsolateSandbox {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.catastrophic) return; // its handles must never be finalised; see abandoned.ts
+    // A catastrophically failed isolate is never disposed (its thread is parked, so that would
+    // block forever) and its handles are never released (see abandoned.ts).
+    if (this.catastrophic) return;
     this.scripts.clear();
-    if (!this.catastrophic) this.spare?.then((c) => c.release()).catch(() => {});
+    this.spare?.then((c) => c.release()).catch(() => {});
     this.spare = undefined;
-    // A catastrophically failed isolate's thread is parked: disposing it would block forever.
-    if (!this.catastrophic && !this.isolate.isDisposed) this.isolate.dispose();
+    if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 }
