@@ -57,7 +57,7 @@ export function classifyGuestError(raw: RawGuestError, prepared: PreparedSource,
     return new LimitExceededError({ kind: "memory", limit: limits.memoryBytes });
   }
   const stack = cleanStack(prepared.remapStack(raw.stack || `${raw.name}: ${raw.message}`), prepared.filename);
-  const position = firstPosition(stack, prepared.filename);
+  const position = prepared.firstPosition(stack);
   return new ScriptError({
     guestName: raw.name || "Error",
     guestMessage: raw.message,
@@ -66,18 +66,9 @@ export function classifyGuestError(raw: RawGuestError, prepared: PreparedSource,
   });
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 /** Keeps the message and the guest's own frames; drops sandbox and host frames. */
 function cleanStack(stack: string, filename: string): string {
   const lines = stack.split("\n");
   const kept = lines.filter((line, index) => index === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`));
   return kept.join("\n");
-}
-
-function firstPosition(stack: string, filename: string): { file: string; line: number; column: number } | undefined {
-  const match = new RegExp(`${escapeRegExp(filename)}:(\\d+):(\\d+)`).exec(stack);
-  return match ? { file: filename, line: Number(match[1]), column: Number(match[2]) } : undefined;
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import remapping from "@jridgewell/remapping";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
-import { ScriptError } from "../errors/index.js";
+import { ScriptError, type SourcePosition } from "../errors/index.js";
 import { GuestSyntaxError, instrument, type SourceKind } from "./instrument.js";
 import { isTypeScript, stripTypes } from "./strip-types.js";
 
@@ -21,6 +21,8 @@ export interface PreparedSource {
   originalPosition(line: number, column: number): { line: number; column: number } | undefined;
   /** Rewrites `filename:line:column` positions in a guest stack to the user's original file. */
   remapStack(stack: string): string;
+  /** The first `filename:line:column` position in a (remapped) stack, if any. */
+  firstPosition(stack: string): SourcePosition | undefined;
 }
 
 function escapeRegExp(text: string): string {
@@ -44,12 +46,20 @@ class Prepared implements PreparedSource {
     return found.line === null ? undefined : { line: found.line, column: found.column + 1 };
   }
 
+  private positions(flags = ""): RegExp {
+    return new RegExp(`${escapeRegExp(this.filename)}:(\\d+):(\\d+)`, flags);
+  }
+
   remapStack(stack: string): string {
-    const pattern = new RegExp(`${escapeRegExp(this.filename)}:(\\d+):(\\d+)`, "g");
-    return stack.replace(pattern, (whole, line: string, column: string) => {
+    return stack.replace(this.positions("g"), (whole, line: string, column: string) => {
       const original = this.originalPosition(Number(line), Number(column));
       return original ? `${this.filename}:${original.line}:${original.column}` : whole;
     });
+  }
+
+  firstPosition(stack: string): SourcePosition | undefined {
+    const match = this.positions().exec(stack);
+    return match ? { file: this.filename, line: Number(match[1]), column: Number(match[2]) } : undefined;
   }
 }
 
