@@ -4,17 +4,63 @@ export interface CliIO {
   out(text: string): void;
   /** Writes to standard error. */
   err(text: string): void;
+  /** Reads standard input to its end as UTF-8 text (`warden run -`). */
+  readStdin(): Promise<string>;
   /** Environment variables. */
   env: Readonly<Record<string, string | undefined>>;
   /** Working directory (config file lookup, relative paths). */
   cwd: string;
 }
 
-/** The real process streams. */
+/**
+ * True for the errors a write raises once the reader of a pipe has gone away
+ * (`warden ... | head -1`): nobody is left to read, so there is nothing to report.
+ */
+export function isClosedPipeError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
+  return code === "EPIPE" || code === "ECONNRESET" || code === "ERR_STREAM_DESTROYED";
+}
+
+type Write = (text: string) => void;
+const writers = new WeakMap<NodeJS.WritableStream, Write>();
+
+/**
+ * A writer for a process stream that never crashes the process: once the
+ * stream fails (a closed pipe above all) further output is dropped and the
+ * command finishes with its own exit code. A closed pipe is silent; any other
+ * write failure of standard output is reported once on standard error.
+ */
+function safeWriter(stream: NodeJS.WriteStream, name: "output" | "error"): Write {
+  const known = writers.get(stream);
+  if (known) return known;
+  let open = true;
+  stream.on("error", (error: Error) => {
+    if (!open) return;
+    open = false;
+    if (!isClosedPipeError(error) && name === "output") {
+      safeWriter(process.stderr, "error")(`warden: cannot write to standard output: ${error.message}\n`);
+    }
+  });
+  const write: Write = (text) => {
+    if (open && !stream.destroyed) stream.write(text);
+  };
+  writers.set(stream, write);
+  return write;
+}
+
+async function readAll(stream: NodeJS.ReadStream): Promise<string> {
+  stream.setEncoding("utf8");
+  let text = "";
+  for await (const chunk of stream) text += chunk as string;
+  return text;
+}
+
+/** The real process streams; writes to a closed pipe are dropped quietly. */
 export function processIO(): CliIO {
   return {
-    out: (text) => void process.stdout.write(text),
-    err: (text) => void process.stderr.write(text),
+    out: safeWriter(process.stdout, "output"),
+    err: safeWriter(process.stderr, "error"),
+    readStdin: () => readAll(process.stdin),
     env: process.env,
     cwd: process.cwd(),
   };

@@ -3,7 +3,7 @@ import { isWardenError, isConfigError } from "../errors/index.js";
 import { VERSION } from "../version.js";
 import { addLimitFlags, limitInputsFrom } from "./limit-flags.js";
 import { limitsCommand } from "./limits-command.js";
-import { runCommand } from "./run-command.js";
+import { runCommand, STDIN_FILENAME } from "./run-command.js";
 import { EXIT, processIO, type CliIO } from "./io.js";
 
 function program(io: CliIO, setExit: (code: number) => void): Command {
@@ -33,13 +33,18 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
     root
       .command("run")
       .description("run a script or ES module (.js, .mjs, .ts) under the limits and print its result as JSON")
-      .argument("<file>", "the script or module to run")
+      .argument("<file>", "the script or module to run; - reads it from standard input")
       .option("--engine <name>", "sandbox engine: v8 or quickjs", "v8")
       .option("--input <json|@file>", "input value: JSON text, or @FILE to read JSON from a file")
       .option("--json", "print {ok, value | error, usage} as one JSON object")
+      .option(
+        "--filename <name>",
+        `name shown in errors and stack traces; a .ts name strips types (default: the file's name, ${STDIN_FILENAME} for -)`,
+      )
       .addHelpText(
         "after",
         "\nA script's result is its last expression's value; a module's is its default export called with the input.\n" +
+          "Script or module is told by content (import/export), for files and standard input alike.\n" +
           "The guest's console output goes to stderr. Exit codes: 0 ok, 1 script error, 2 usage or config error, 3 limit exceeded.",
       ),
   ).action(async (file: string, options: Record<string, unknown>) => {
@@ -50,6 +55,7 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
           engine: String(options["engine"]),
           input: typeof options["input"] === "string" ? options["input"] : undefined,
           json: options["json"] === true,
+          filename: typeof options["filename"] === "string" ? options["filename"] : undefined,
           limits: limitInputsFrom(options, io),
         },
         io,

@@ -9,10 +9,72 @@ import { EXIT, type CliIO } from "./io.js";
 
 /** Options of `warden run`. */
 export interface RunCommandOptions {
+  /** Engine name as given (`v8` or `quickjs`); checked here. */
   engine: string;
+  /** `--input`: JSON text, or `@FILE`. */
   input: string | undefined;
+  /** `--json`: print `{ok, value | error, usage}`. */
   json: boolean;
+  /** `--filename`: the name shown in errors and used for the `.ts` rule, instead of the file's own name. */
+  filename?: string | undefined;
+  /** Resolver inputs from the limit flags. */
   limits: LimitInputs;
+}
+
+/** The file argument that makes `warden run` read the script from standard input. */
+export const STDIN_ARGUMENT = "-";
+
+/** The name a script read from standard input gets when `--filename` is not given (as `node -` calls it). */
+export const STDIN_FILENAME = "[stdin]";
+
+const FILENAME_EXPECTED = "a file name such as job.ts or src/job.js: not empty, no line breaks or control characters";
+
+/** Checks a `--filename` value: it is shown in stack traces, so it must be one printable line. */
+function checkFilename(name: string): string {
+  const reason =
+    name.trim() === "" ? "the name is empty" : /\p{Cc}/u.test(name) ? "the name holds a control character" : undefined;
+  if (reason)
+    throw new ConfigError({ source: "the flag --filename", value: name, expected: FILENAME_EXPECTED, reason });
+  return name;
+}
+
+/** Reads the guest's source from a file, or from standard input for `-`, with the name it is shown under. */
+async function readSource(
+  file: string,
+  filename: string | undefined,
+  io: CliIO,
+): Promise<{ source: string; filename: string }> {
+  if (file === STDIN_ARGUMENT) {
+    let source: string;
+    try {
+      source = await io.readStdin();
+    } catch (error) {
+      throw new ConfigError({
+        source: "standard input (warden run -)",
+        expected: "a script or module piped in, such as: echo '1 + 1' | warden run -",
+        reason: `it could not be read: ${(error as Error).message}`,
+      });
+    }
+    if (source.trim() === "") {
+      throw new ConfigError({
+        source: "standard input (warden run -)",
+        expected: "a script or module piped in, such as: echo '1 + 1' | warden run -",
+        reason: `nothing to run: it was empty${source === "" ? "" : " (only white space)"}`,
+      });
+    }
+    return { source, filename: filename ?? STDIN_FILENAME };
+  }
+  const path = resolve(io.cwd, file);
+  try {
+    return { source: await readFile(path, "utf8"), filename: filename ?? basename(path) };
+  } catch (error) {
+    throw new ConfigError({
+      source: "the command line",
+      value: file,
+      expected: "the path of a readable script or module, or - to read it from standard input",
+      reason: (error as Error).message,
+    });
+  }
 }
 
 async function readInput(raw: string | undefined, io: CliIO): Promise<unknown> {
@@ -62,7 +124,11 @@ function usageLine(usage: Usage): string {
   return `wall ${usage.wallMs.toFixed(1)}ms, cpu ${usage.cpuMs.toFixed(1)}ms, ${usage.instructions} instructions, peak memory ${formatSize(usage.peakMemoryBytes)}`;
 }
 
-/** `warden run <file>`: runs one script or module and prints its result as JSON. */
+/**
+ * `warden run <file>`: runs one script or module and prints its result as JSON.
+ * `file` may be `-` to read the source from standard input (shown as
+ * {@link STDIN_FILENAME} unless `options.filename` names it).
+ */
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIO): Promise<number> {
   if (!(ENGINE_NAMES as readonly string[]).includes(options.engine)) {
     throw new ConfigError({
@@ -72,25 +138,15 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
     });
   }
   const limits = resolveLimits(options.limits);
+  const filename = options.filename === undefined ? undefined : checkFilename(options.filename);
   const input = await readInput(options.input, io);
-  const path = resolve(io.cwd, file);
-  let source: string;
-  try {
-    source = await readFile(path, "utf8");
-  } catch (error) {
-    throw new ConfigError({
-      source: "the command line",
-      value: file,
-      expected: "the path of a readable script or module",
-      reason: (error as Error).message,
-    });
-  }
+  const { source, filename: shownAs } = await readSource(file, filename, io);
   const engine = await createEngine(options.engine, { poolSize: 1 });
   const runtime = new Runtime(engine, limits);
   runtime.on("warning", (w) => io.err(`warden: warning: ${w.message}\n`));
   try {
     const result = await runtime.run(source, {
-      filename: basename(path),
+      filename: shownAs,
       input,
       onConsole: (_level, text) => io.err(`${text}\n`),
     });
