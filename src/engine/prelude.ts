@@ -1,4 +1,6 @@
 import type { LimitValues } from "../limits/index.js";
+import { MEMORY_PRELUDE } from "./prelude-memory.js";
+import { RESERVED_PREFIX } from "../transform/names.js";
 
 /**
  * The guest-side half of every limit, as JavaScript source run once in each
@@ -34,21 +36,31 @@ export function preludeRunConfig(
     warnAt: limits.warnAt,
     valueBytes: limits.maxValueBytes,
     memoryBytes,
+    codegen: (limits as { allowCodeGeneration?: boolean }).allowCodeGeneration !== false,
     input: inputJson,
   });
 }
 
-export const PRELUDE_SOURCE = String.raw`"use strict";
+export const PRELUDE_SOURCE = String.raw`
 const __wardenSegmentMax = 1073741823;
 let __wardenD = 0;
 let __wardenM = __wardenSegmentMax;
 let __wardenF = __wardenSegmentMax;
 let __wardenDead = null;
+// The engine's own eval, as a global lexical binding: guest code reaches it only as the callee of a
+// direct eval, whose code the transform instruments first (every other reference to the name is
+// rewritten to the sandbox's indirect eval). Declared in sloppy code, the only place the name can be bound.
+let eval = globalThis.eval;
 const __wardenP = (() => {
+  "use strict";
   const hostLog = globalThis.__wardenLog;
   const hostWarn = globalThis.__wardenWarn;
+  const hostCompile = globalThis.__wardenCompile;
+  const hostOriginal = globalThis.__wardenOriginal;
   delete globalThis.__wardenLog;
   delete globalThis.__wardenWarn;
+  delete globalThis.__wardenCompile;
+  delete globalThis.__wardenOriginal;
   const stringify = JSON.stringify;
   const parseJson = JSON.parse;
   const RangeErrorCtor = RangeError;
@@ -57,7 +69,13 @@ const __wardenP = (() => {
   const SyntaxErrorCtor = SyntaxError;
   const EvalErrorCtor = EvalError;
   const getPrototypeOf = Object.getPrototypeOf;
+  const setPrototypeOf = Object.setPrototypeOf;
+  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
   const defineProperty = Object.defineProperty;
+  const apply = Reflect.apply;
+  const WeakMapCtor = WeakMap;
+  const weakMapGet = WeakMap.prototype.get;
+  const weakMapSet = WeakMap.prototype.set;
   const freeze = Object.freeze;
   const StringCtor = String;
   const isArray = Array.isArray;
@@ -71,6 +89,7 @@ const __wardenP = (() => {
   let segment = __wardenSegmentMax;
   let valueLimit = 0;
   let memoryLimit = 0;
+  let codegen = true;
   let input;
 
   const LimitSignal = function LimitSignal(kind, limit, observed) {
@@ -133,7 +152,7 @@ const __wardenP = (() => {
       if (memoryLimit > 0 && (message === "out of memory" || message === "invalid array buffer length" || message === "invalid string length")) kill("memory", memoryLimit, undefined);
     }
   };
-
+${MEMORY_PRELUDE}
   const checkSize = (text) => {
     if (valueLimit > 0 && text.length > valueLimit) kill("value_size", valueLimit, text.length);
     return text;
@@ -151,13 +170,25 @@ const __wardenP = (() => {
     return StringCtor(value);
   };
 
+  // Functions the sandbox puts in place of the engine's own show as native code, as those did.
+  const natives = new WeakMapCtor();
+  const native = (fn, name) => {
+    apply(weakMapSet, natives, [fn, "function " + name + "() { [native code] }"]);
+    return fn;
+  };
+
   const makeConsole = () => {
     const method = (level) =>
-      function () {
-        let line = "";
-        for (let i = 0; i < arguments.length; i++) line += (i ? " " : "") + format(arguments[i]);
-        hostLog(level, checkSize(line));
-      };
+      native(
+        {
+          [level]() {
+            let line = "";
+            for (let i = 0; i < arguments.length; i++) line += (i ? " " : "") + format(arguments[i]);
+            hostLog(level, checkSize(line));
+          },
+        }[level],
+        level,
+      );
     return freeze({
       log: method("log"),
       info: method("info"),
@@ -168,26 +199,84 @@ const __wardenP = (() => {
     });
   };
 
-  // Code generation from strings would bypass instrumentation: refuse it clearly.
-  const refuseCodegen = (name, original) => {
-    const refused = {
-      [name]: function () {
-        throw new EvalErrorCtor(name + " is disabled in the sandbox: code generation from strings is not allowed");
-      },
-    }[name];
-    refused.prototype = original.prototype;
-    defineProperty(original.prototype, "constructor", { value: refused, writable: false, enumerable: false, configurable: false });
-    return refused;
+  // Code generation from strings: the host instruments the code first (see engine/codegen.ts), so
+  // what eval and the function constructors make is metered like any guest code. Off when the run
+  // says allowCodeGeneration: false, with the engine's own error.
+  const realEval = globalThis.eval;
+  const compile = (mode, a, b) => {
+    if (!codegen) throw new EvalErrorCtor("Code generation from strings disallowed for this context (allowCodeGeneration: false)");
+    checkSize(a);
+    checkSize(b);
+    const answer = hostCompile(mode, a, b);
+    if (answer[0] === "1") return answer.slice(1);
+    throw new SyntaxErrorCtor(answer.slice(1));
   };
-  globalThis.Function = refuseCodegen("Function", Function);
-  refuseCodegen("AsyncFunction", getPrototypeOf(async function () {}).constructor);
-  refuseCodegen("GeneratorFunction", getPrototypeOf(function* () {}).constructor);
-  refuseCodegen("AsyncGeneratorFunction", getPrototypeOf(async function* () {}).constructor);
-  globalThis.eval = {
-    eval() {
-      throw new EvalErrorCtor("eval is disabled in the sandbox: code generation from strings is not allowed");
-    },
-  }.eval;
+  const directEval = (code) => (typeof code === "string" ? compile("eval", code, "") : code);
+  const directEvalArgs = (args) => {
+    if (args.length > 0 && typeof args[0] === "string") args[0] = compile("eval", args[0], "");
+    return args;
+  };
+  const indirectEval = native(
+    {
+      eval(code) {
+        return typeof code === "string" ? realEval(compile("eval", code, "")) : code;
+      },
+    }.eval,
+    "eval",
+  );
+  globalThis.eval = indirectEval;
+
+  const FunctionCtor = Function;
+  const replaceConstructor = (kind, original, name, parent) => {
+    const made = native(
+      {
+        [name]: function (parameters) {
+          const count = arguments.length;
+          let params = "";
+          let body = "";
+          for (let i = 0; i < count - 1; i++) params += (i ? "," : "") + ${"`${arguments[i]}`"};
+          if (count > 0) body = ${"`${arguments[count - 1]}`"};
+          const fn = realEval(compile(kind, params, body));
+          // Subclasses and Reflect.construct: the prototype comes from new.target, as for the engine's own.
+          const target = new.target;
+          if (target !== undefined && target !== made) {
+            const proto = target.prototype;
+            if ((typeof proto === "object" && proto !== null) || typeof proto === "function") setPrototypeOf(fn, proto);
+          }
+          return fn;
+        },
+      }[name],
+      name,
+    );
+    defineProperty(made, "prototype", { value: original.prototype, writable: false, enumerable: false, configurable: false });
+    if (parent) setPrototypeOf(made, parent);
+    const descriptor = getOwnPropertyDescriptor(original.prototype, "constructor");
+    descriptor.value = made;
+    defineProperty(original.prototype, "constructor", descriptor);
+    return made;
+  };
+  const SandboxFunction = replaceConstructor("normal", FunctionCtor, "Function");
+  globalThis.Function = SandboxFunction;
+  replaceConstructor("generator", getPrototypeOf(function* () {}).constructor, "GeneratorFunction", SandboxFunction);
+  replaceConstructor("async", getPrototypeOf(async function () {}).constructor, "AsyncFunction", SandboxFunction);
+  replaceConstructor("asyncGenerator", getPrototypeOf(async function* () {}).constructor, "AsyncGeneratorFunction", SandboxFunction);
+
+  // A guest function's source is shown as the guest wrote it, without the instrumentation.
+  const realToString = FunctionCtor.prototype.toString;
+  const toString = native(
+    {
+      toString() {
+        const fake = apply(weakMapGet, natives, [this]);
+        if (fake !== undefined) return fake;
+        const text = apply(realToString, this, []);
+        if (text.indexOf("${RESERVED_PREFIX}") < 0) return text;
+        const original = hostOriginal(text);
+        return original === "" ? text : original;
+      },
+    }.toString,
+    "toString",
+  );
+  defineProperty(FunctionCtor.prototype, "toString", { value: toString, writable: true, enumerable: false, configurable: true });
   defineProperty(globalThis, "console", { value: makeConsole(), writable: true, enumerable: false, configurable: true });
 
   const serialise = (value) => {
@@ -216,6 +305,7 @@ const __wardenP = (() => {
       fuelWarnAt = fuelLimit > 0 && config.warnAt > 0 ? Math.floor(fuelLimit * config.warnAt) : 0;
       valueLimit = config.valueBytes > 0 ? config.valueBytes : 0;
       memoryLimit = config.memoryBytes > 0 ? config.memoryBytes : 0;
+      codegen = config.codegen !== false;
       input = config.input === undefined ? undefined : parseJson(config.input);
       defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
       __wardenD = 0;
@@ -227,6 +317,9 @@ const __wardenP = (() => {
     convert,
     status,
     finishScript: finish,
+    directEval,
+    directEvalArgs,
+    indirectEval,
     finishModule(namespace) {
       const main = namespace.default;
       return finish(typeof main === "function" ? promiseResolve().then(() => main(input)) : main);
@@ -240,6 +333,9 @@ const __wardenC = __wardenP.convert;
 const __wardenX = () => {
   if (__wardenDead !== null) throw __wardenDead;
 };
+const __wardenDE = __wardenP.directEval;
+const __wardenDA = __wardenP.directEvalArgs;
+const __wardenIE = __wardenP.indirectEval;
 const __wardenImport = (specifier) =>
   Promise.reject(new Error("import() is not available in the sandbox (requested " + String(specifier) + ")"));
 __wardenP;

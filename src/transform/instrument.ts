@@ -1,24 +1,27 @@
-import { parse, type Node, type Options } from "acorn";
 import { ancestor } from "acorn-walk";
 import MagicString, { type SourceMap } from "magic-string";
+import { evalShadows } from "./eval-scope.js";
 import {
   BOOT,
   CATCH,
   CATCH_PARAM,
   DEPTH,
+  DIRECT_EVAL,
+  DIRECT_EVAL_ARGS,
   DYNAMIC_IMPORT,
   FINALLY,
   FINISH,
   FUEL,
+  INDIRECT_EVAL,
   MAX_DEPTH,
-  RESERVED_PREFIX,
   SUSPENDED,
   TEMP,
   TRIP,
 } from "./names.js";
+import { parseEvalCode, parseProgram, type AnyNode, type SourceKind } from "./parse.js";
+import { ReverseMap } from "./reverse.js";
 
-/** Whether a source is a classic script or an ES module. */
-export type SourceKind = "script" | "module";
+export { GuestSyntaxError, type SourceKind } from "./parse.js";
 
 /** Output of {@link instrument}. */
 export interface Instrumented {
@@ -34,73 +37,71 @@ export interface Instrumented {
    * the serialised result, so an engine needs one call instead of two.
    */
   readonly finishesItself: boolean;
+  /** Finds the original text of a range of `code` (what `Function.prototype.toString` shows). */
+  readonly reverse: ReverseMap;
 }
 
-/** A syntax error in guest source, with a 1-based line and 0-based column in the instrumenter's input. */
-export class GuestSyntaxError extends Error {
-  readonly line: number;
-  readonly column: number;
-  constructor(message: string, line: number, column: number) {
-    super(message);
-    this.name = "SyntaxError";
-    this.line = line;
-    this.column = column;
-  }
-}
-
-type AnyNode = Node & Record<string, unknown> & { start: number; end: number };
 type FunctionNode = AnyNode & { async: boolean; generator: boolean; expression?: boolean; body: AnyNode };
 
+/*
+ * Every insertion below keeps the surrounding code parsing as it did:
+ * - inserted statements go where a statement list already is, or are wrapped in
+ *   a block where a single statement stood;
+ * - nothing inserted ever starts an expression statement with `(`, `[`, `` ` ``,
+ *   `+`, `-` or `/`, so automatic semicolon insertion sees the same tokens;
+ * - `await` and `yield` keep their place and only their operand is wrapped, so
+ *   error messages that print the awaited expression (V8: "(intermediate value)
+ *   is not iterable") read as they would raw, and no internal name can show.
+ */
 const ENTER = `if(++${DEPTH}>${MAX_DEPTH}||--${FUEL}<0)${TRIP}();`;
 const TICK = `if(--${FUEL}<0)${TRIP}();`;
 const LEAVE = `}finally{${DEPTH}--}`;
 const SUSPENDABLE_ENTER = `let ${SUSPENDED}=0,${TEMP};${ENTER}`;
+// A frame suspended (or resumed normally) is not counted: see SUSPEND.
 const SUSPENDABLE_LEAVE = `}finally{if(${SUSPENDED})${SUSPENDED}=0;else ${DEPTH}--}`;
-// After an await/yield resumed by an exception, the frame runs again: count it.
-const RESUME_FIX = `if(${SUSPENDED}){${SUSPENDED}=0;${DEPTH}++}`;
+/*
+ * Before an async function or generator suspends, it gives its depth back, so
+ * pending async work is not depth. After it resumes it runs at the bottom of a
+ * fresh stack (or, for a generator, on top of its caller's), and it stays
+ * uncounted until a catch or finally counts it again (RESUME) or it returns:
+ * counting it again right after the `await` would mean wrapping the `await`
+ * expression itself, which changes what the engine prints for it.
+ */
+const SUSPEND = `${SUSPENDED}||(${SUSPENDED}=1,${DEPTH}--)`;
+const RESUME = `if(${SUSPENDED}){${SUSPENDED}=0;${DEPTH}++}`;
 
 const FUNCTION_TYPES = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
 const LOOP_TYPES = ["ForStatement", "ForInStatement", "ForOfStatement", "WhileStatement", "DoWhileStatement"];
 
-const BASE_OPTIONS: Options = {
-  ecmaVersion: "latest",
-  locations: true,
-  preserveParens: true,
-  allowHashBang: true,
-};
-
-function parseAs(source: string, kind: SourceKind): AnyNode {
-  return parse(source, {
-    ...BASE_OPTIONS,
-    sourceType: kind,
-    // Every identifier-like token, whatever its role (variable, parameter, property, label).
-    onToken(token) {
-      if (token.type.label === "name" && String((token as { value?: unknown }).value).startsWith(RESERVED_PREFIX)) {
-        throw Object.assign(
-          new SyntaxError(`identifiers starting with ${RESERVED_PREFIX} are reserved by the sandbox`),
-          {
-            loc: token.loc?.start,
-            reserved: true,
-          },
-        );
-      }
-    },
-  }) as unknown as AnyNode;
-}
-
-/** Parses as a script, falling back to a module when the source uses module syntax. */
-function parseGuest(source: string): { ast: AnyNode; kind: SourceKind } {
-  try {
-    return { ast: parseAs(source, "script"), kind: "script" };
-  } catch (scriptError) {
-    try {
-      if ((scriptError as { reserved?: boolean }).reserved) throw scriptError;
-      return { ast: parseAs(source, "module"), kind: "module" };
-    } catch {
-      const e = scriptError as SyntaxError & { loc?: { line: number; column: number } };
-      throw new GuestSyntaxError(e.message.replace(/ \(\d+:\d+\)$/, ""), e.loc?.line ?? 1, e.loc?.column ?? 0);
+/**
+ * True when the engine inserts a semicolon right after an argument-less
+ * `yield` ending at `end`: a line break comes before the next token, and that
+ * token could start the operand (ECMAScript's restricted productions).
+ */
+function semicolonInsertedAfter(source: string, end: number): boolean {
+  let i = end;
+  let lineBreak = false;
+  while (i < source.length) {
+    const c = source[i]!;
+    if (c === "\n" || c === "\r" || c === "\u2028" || c === "\u2029") {
+      lineBreak = true;
+      i++;
+    } else if (/\s/.test(c)) {
+      i++;
+    } else if (source.startsWith("//", i)) {
+      while (i < source.length && !/[\n\r\u2028\u2029]/.test(source[i]!)) i++;
+    } else if (source.startsWith("/*", i)) {
+      const close = source.indexOf("*/", i + 2);
+      const stop = close < 0 ? source.length : close + 2;
+      if (/[\n\r\u2028\u2029]/.test(source.slice(i, stop))) lineBreak = true;
+      i = stop;
+    } else {
+      break;
     }
   }
+  if (!lineBreak || i >= source.length) return false;
+  if (/^(?:in|instanceof)(?![\p{ID_Continue}$\u200c\u200d])/u.test(source.slice(i, i + 11))) return false;
+  return /[\p{ID_Start}$_\\0-9"'`([{+\-!~/.#]/u.test(source[i]!);
 }
 
 function nearestFunction(ancestors: AnyNode[]): FunctionNode | undefined {
@@ -115,61 +116,130 @@ function isSuspendable(fn: FunctionNode | undefined): boolean {
   return fn !== undefined && (fn.async || fn.generator);
 }
 
+function unparenthesised(node: AnyNode): AnyNode {
+  let inner = node;
+  while (inner.type === "ParenthesizedExpression") inner = inner["expression"] as AnyNode;
+  return inner;
+}
+
+/** Records the original ranges replaced by `update`, for {@link ReverseMap}. */
+class Edits {
+  readonly s: MagicString;
+  readonly replaced = new Map<number, number>();
+  constructor(source: string) {
+    this.s = new MagicString(source);
+  }
+  update(start: number, end: number, text: string): void {
+    this.s.update(start, end, text);
+    this.replaced.set(start, end);
+  }
+}
+
 /**
- * Instruments guest JavaScript so that, on any engine, every function call and
+ * Instruments a parsed tree so that, on any engine, every function call and
  * loop iteration spends one unit of fuel, every call is counted against the
- * depth limit, and guest `catch`/`finally` blocks cannot swallow or outlive a
- * limit error. Async functions and generators give their depth back while
- * suspended at `await`/`yield`, so pending async work does not count as depth.
+ * depth limit, guest `catch`/`finally` blocks cannot swallow or outlive a limit
+ * error, and code generation from strings goes through the sandbox (so the
+ * code it makes is instrumented too).
  */
-export function instrument(source: string, filename: string): Instrumented {
-  const { ast, kind } = parseGuest(source);
-  const s = new MagicString(source);
+function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
+  const { s } = edits;
+  let shadows: { start: number; end: number }[] | undefined;
+  const isGlobalEval = (node: AnyNode) => {
+    shadows ??= evalShadows(ast);
+    return !shadows.some((scope) => scope.start <= node.start && node.end <= scope.end);
+  };
 
   type Visitor = (node: AnyNode, state: unknown, ancestors: AnyNode[]) => void;
   const guestVisitors: Record<string, Visitor> = {
     ImportExpression(node: AnyNode) {
       // `import(` -> `__wardenImport(`: the sandbox has no modules to load.
-      s.update(node.start, node.start + "import".length, DYNAMIC_IMPORT);
+      edits.update(node.start, node.start + "import".length, DYNAMIC_IMPORT);
+    },
+    CallExpression(node: AnyNode) {
+      const callee = unparenthesised(node["callee"] as AnyNode);
+      const args = node["arguments"] as AnyNode[];
+      if (node["optional"] || callee.type !== "Identifier" || callee["name"] !== "eval" || !isGlobalEval(callee)) {
+        return;
+      }
+      // A direct eval stays a direct eval (the callee is still `eval`); its code is instrumented first.
+      const first = args[0];
+      if (!first) return;
+      if (args.some((arg) => arg.type === "SpreadElement")) {
+        s.appendLeft(first.start, `...${DIRECT_EVAL_ARGS}([`);
+        s.appendLeft(args.at(-1)!.end, "])");
+      } else {
+        s.appendLeft(first.start, `${DIRECT_EVAL}(`);
+        s.appendLeft(first.end, ")");
+      }
+    },
+    Identifier(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
+      if (node["name"] !== "eval") return;
+      // Children are visited first: is this the callee of a direct eval (see CallExpression)?
+      let i = ancestors.length - 2;
+      while (i >= 0 && ancestors[i]!.type === "ParenthesizedExpression") i--;
+      const call = ancestors[i];
+      if (call?.type === "CallExpression" && !call["optional"] && unparenthesised(call["callee"] as AnyNode) === node) {
+        return;
+      }
+      if (!isGlobalEval(node)) return;
+      // Any other use of the global `eval` gets the sandbox's indirect eval.
+      const parent = ancestors.at(-2);
+      const shorthand = parent?.type === "Property" && parent["shorthand"] === true;
+      edits.update(node.start, node.end, shorthand ? `eval:${INDIRECT_EVAL}` : INDIRECT_EVAL);
     },
     AwaitExpression(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       if (!isSuspendable(nearestFunction(ancestors))) return; // top-level await in a module
       const argument = node["argument"] as AnyNode;
-      s.update(node.start, argument.start, `(${TEMP}=`);
-      s.appendLeft(node.end, `,${SUSPENDED}=1,${DEPTH}--,${TEMP}=await ${TEMP},${SUSPENDED}=0,${DEPTH}++,${TEMP})`);
+      s.appendLeft(argument.start, `(${TEMP}=`);
+      s.appendLeft(argument.end, `,${SUSPEND},${TEMP})`);
     },
     YieldExpression(node: AnyNode) {
       const argument = node["argument"] as AnyNode | null;
-      const keyword = node["delegate"] ? "yield*" : "yield";
-      const resume = `${SUSPENDED}=0,++${DEPTH}>${MAX_DEPTH}&&${TRIP}(),${TEMP})`;
       if (argument) {
-        s.update(node.start, argument.start, `(${TEMP}=`);
-        s.appendLeft(node.end, `,${SUSPENDED}=1,${DEPTH}--,${TEMP}=${keyword} ${TEMP},${resume}`);
-      } else {
-        s.update(node.start, node.end, `(${SUSPENDED}=1,${DEPTH}--,${TEMP}=${keyword},${resume}`);
+        s.appendLeft(argument.start, `(${TEMP}=`);
+        s.appendLeft(argument.end, `,${SUSPEND},${TEMP})`);
+        return;
       }
+      // `yield` alone yields undefined; where a line break ended it (a restricted production),
+      // the semicolon the engine would insert is written out, so the operand cannot join the next line.
+      const ended = semicolonInsertedAfter(source, node.end);
+      s.appendLeft(node.end, ` (${SUSPEND},void 0)${ended ? ";" : ""}`);
+    },
+    ForOfStatement(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
+      if (!node["await"] || !isSuspendable(nearestFunction(ancestors))) return;
+      // `for await` suspends at every step: the frame gives its depth back before the loop.
+      let statement = node;
+      for (let i = ancestors.length - 2; i >= 0 && ancestors[i]!.type === "LabeledStatement"; i--) {
+        statement = ancestors[i]!;
+      }
+      s.appendLeft(statement.start, `{${SUSPEND};`);
+      s.appendLeft(statement.end, "}");
     },
     CatchClause(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       const body = node["body"] as AnyNode;
       const param = node["param"] as AnyNode | null;
-      let prefix = isSuspendable(nearestFunction(ancestors)) ? RESUME_FIX : "";
+      const resume = isSuspendable(nearestFunction(ancestors)) ? RESUME : "";
       if (!param) {
         s.appendLeft(body.start, `(${CATCH_PARAM})`);
-        prefix += `${CATCH}(${CATCH_PARAM});`;
+        s.appendLeft(body.start + 1, `${resume}${CATCH}(${CATCH_PARAM});`);
       } else if (param.type === "Identifier") {
-        prefix += `${CATCH}(${String(param["name"])});`;
+        s.appendLeft(body.start + 1, `${resume}${CATCH}(${String(param["name"])});`);
       } else {
-        const pattern = s.slice(param.start, param.end);
-        s.update(param.start, param.end, CATCH_PARAM);
-        prefix += `${CATCH}(${CATCH_PARAM});let ${pattern}=${CATCH_PARAM};`;
+        // A destructuring parameter keeps its own scope: the caught value is checked first,
+        // then thrown again to the guest's own clause, unchanged.
+        s.prependRight(
+          param.start,
+          `${CATCH_PARAM}){${resume}${CATCH}(${CATCH_PARAM});try{throw ${CATCH_PARAM}}catch(`,
+        );
+        s.appendLeft(body.end, "}");
       }
-      s.appendLeft(body.start + 1, prefix);
     },
     TryStatement(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       const finalizer = node["finalizer"] as AnyNode | null;
       if (!finalizer) return;
-      const fix = isSuspendable(nearestFunction(ancestors)) ? RESUME_FIX : "";
-      s.appendLeft(finalizer.start + 1, `${fix}${FINALLY}();`);
+      const resume = isSuspendable(nearestFunction(ancestors)) ? RESUME : "";
+      s.appendLeft(finalizer.start + 1, `${resume}${FINALLY}();`);
     },
   };
   ancestor(ast as never, guestVisitors as never);
@@ -210,8 +280,19 @@ export function instrument(source: string, filename: string): Instrumented {
     }
   };
   ancestor(ast as never, Object.fromEntries(LOOP_TYPES.map((type) => [type, tickLoop])) as never);
+}
 
-  // Scripts and modules start by reading their per-run configuration.
+/**
+ * Instruments a guest program (see {@link instrumentTree}). Scripts and
+ * modules start by reading their per-run configuration; a script's last
+ * expression statement hands its value straight to the prelude.
+ */
+export function instrument(source: string, filename: string): Instrumented {
+  const { ast, kind } = parseProgram(source);
+  const edits = new Edits(source);
+  const { s } = edits;
+  instrumentTree(source, ast, edits);
+
   const programBody = ast["body"] as AnyNode[];
   let bootAt = 0;
   for (const statement of programBody) {
@@ -229,10 +310,27 @@ export function instrument(source: string, filename: string): Instrumented {
   const hashbang = source.startsWith("#!") ? source.indexOf("\n") + 1 : 0;
   s.appendLeft(Math.max(bootAt, hashbang), `${bootAt > 0 ? ";" : ""}${BOOT}();`);
 
-  return {
-    code: s.toString(),
-    map: s.generateMap({ source: filename, includeContent: false, hires: true }),
-    kind,
-    finishesItself,
-  };
+  const code = s.toString();
+  const map = s.generateMap({ source: filename, includeContent: false, hires: true });
+  return { code, map, kind, finishesItself, reverse: new ReverseMap(source, code, map, edits.replaced) };
+}
+
+/** Code made from a string at run time, instrumented. */
+export interface InstrumentedEval {
+  readonly code: string;
+  readonly reverse: ReverseMap;
+}
+
+/**
+ * Instruments code handed to `eval` (direct or indirect). Nothing is added
+ * at its top level, so its completion value (what `eval` returns) and its
+ * declarations are the guest's own.
+ */
+export function instrumentEval(source: string): InstrumentedEval {
+  const ast = parseEvalCode(source);
+  const edits = new Edits(source);
+  instrumentTree(source, ast, edits);
+  const code = edits.s.toString();
+  const map = edits.s.generateMap({ hires: true, includeContent: false });
+  return { code, reverse: new ReverseMap(source, code, map, edits.replaced) };
 }

@@ -30,3 +30,9 @@ export const DYNAMIC_IMPORT = "__wardenImport";
 export const BOOT = "__wardenBoot";
 /** Wraps a script's last expression statement so that one engine call returns the serialised result. */
 export const FINISH = "__wardenFinish";
+/** Wraps the code argument of a direct `eval(...)`: instruments it, keeping the call a direct eval. */
+export const DIRECT_EVAL = "__wardenDE";
+/** Like {@link DIRECT_EVAL} for a direct eval called with spread arguments: takes and returns the argument list. */
+export const DIRECT_EVAL_ARGS = "__wardenDA";
+/** Every other reference to the global `eval`: the sandbox's indirect eval, which instruments its code. */
+export const INDIRECT_EVAL = "__wardenIE";

@@ -3,6 +3,7 @@ import remapping from "@jridgewell/remapping";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import { ScriptError, type SourcePosition } from "../errors/index.js";
 import { GuestSyntaxError, instrument, type SourceKind } from "./instrument.js";
+import type { ReverseMap } from "./reverse.js";
 import { isTypeScript, stripTypes } from "./strip-types.js";
 
 /** A guest source ready to compile on any engine. */
@@ -23,6 +24,12 @@ export interface PreparedSource {
   remapStack(stack: string): string;
   /** The first `filename:line:column` position in a (remapped) stack, if any. */
   firstPosition(stack: string): SourcePosition | undefined;
+  /**
+   * The guest's own text for a piece of `code` (a function's source as the
+   * engine reports it), without the instrumentation; for TypeScript, the
+   * JavaScript left after stripping types. `undefined` if not from this code.
+   */
+  originalText(text: string): string | undefined;
 }
 
 function escapeRegExp(text: string): string {
@@ -38,7 +45,12 @@ class Prepared implements PreparedSource {
     readonly finishesItself: boolean,
     readonly key: string,
     private readonly maps: () => TraceMap,
+    private readonly reverse: ReverseMap,
   ) {}
+
+  originalText(text: string): string | undefined {
+    return this.reverse.original(text);
+  }
 
   originalPosition(line: number, column: number): { line: number; column: number } | undefined {
     this.trace ??= this.maps();
@@ -87,7 +99,7 @@ export function prepareSource(source: string, filename: string): PreparedSource 
     new TraceMap(
       (stripped ? remapping([output.map.toString(), stripped.map], () => null) : output.map.toString()) as never,
     );
-  const prepared = new Prepared(filename, output.kind, output.code, output.finishesItself, key, maps);
+  const prepared = new Prepared(filename, output.kind, output.code, output.finishesItself, key, maps, output.reverse);
   cache.set(key, prepared);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   return prepared;

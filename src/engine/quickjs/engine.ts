@@ -153,6 +153,7 @@ export class QuickJSEngine implements Engine {
       {
         code: prepared.code,
         filename: prepared.filename,
+        source: request.source ?? "",
         kind: prepared.kind,
         finishesItself: prepared.finishesItself,
         // As on V8: with no memory limit configured, over-long strings and buffers stay RangeErrors.

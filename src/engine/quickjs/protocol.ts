@@ -14,6 +14,8 @@ export interface RunMessage {
   code: string;
   /** The user's file name (stack traces, module name). */
   filename: string;
+  /** The user's original source: prepared again in the worker only if the guest asks for a function's text. */
+  source: string;
   kind: "script" | "module";
   /** True when the script's completion value is already the prelude's finish promise (`__wardenFinish(...)`). */
   finishesItself: boolean;

@@ -5,6 +5,8 @@
  * and CPU budgets, on a heap whose growth is metered by {@link QuickJSHeap}.
  */
 import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
+import { prepareSource, type PreparedSource } from "../../transform/index.js";
+import { GuestCode } from "../codegen.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
 import { PRELUDE_SOURCE } from "../prelude.js";
 import type { ThreadCpuClock } from "./cpu-clock.js";
@@ -54,6 +56,8 @@ const DESCRIBE_SOURCE = String.raw`(() => {
     return stringify([false, typeof error, read(() => error), ""]);
   };
 })()`;
+
+const NO_CODE = new GuestCode(() => undefined);
 
 /** V8's default `Error.stackTraceLimit`; QuickJS keeps every frame, reports keep as many as V8 does. */
 const STACK_FRAMES = 10;
@@ -153,6 +157,18 @@ export class SandboxHost {
    */
   private idleCpu: number;
   private readonly interrupt = (): boolean => this.onInterrupt();
+  /** Code generation for the run in flight; its program is prepared again only if the guest asks for a function's text. */
+  private runCode: GuestCode | undefined;
+  private code(): GuestCode {
+    const state = this.current;
+    if (!state) return NO_CODE;
+    if (!this.runCode) {
+      const { source, filename } = state.message;
+      let prepared: PreparedSource | undefined;
+      this.runCode = new GuestCode(() => (prepared ??= source ? prepareSource(source, filename) : undefined));
+    }
+    return this.runCode;
+  }
 
   private constructor(
     heap: QuickJSHeap,
@@ -221,6 +237,7 @@ export class SandboxHost {
       usage = this.measure(sandbox, state);
     } finally {
       this.current = undefined;
+      this.runCode = undefined;
       this.heap.lift();
       this.finished = { sandbox, scope };
     }
@@ -307,6 +324,14 @@ export class SandboxHost {
           if (state) this.warn(state, text(budget) as WarningBudget, Number(text(fraction)));
         })
         .consume((fn) => ctx.setProp(ctx.global, "__wardenWarn", fn));
+      ctx
+        .newFunction("__wardenCompile", (mode, a, b) =>
+          ctx.newString(this.code().compile(text(mode), text(a), text(b))),
+        )
+        .consume((fn) => ctx.setProp(ctx.global, "__wardenCompile", fn));
+      ctx
+        .newFunction("__wardenOriginal", (fnText) => ctx.newString(this.code().original(text(fnText))))
+        .consume((fn) => ctx.setProp(ctx.global, "__wardenOriginal", fn));
       const api = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, "warden:prelude", { type: "global" }));
       const finishScript = ctx.getProp(api, "finishScript");
       const finishModule = ctx.getProp(api, "finishModule");

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import type ivm from "isolated-vm";
 import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
+import { GuestCode } from "../codegen.js";
 import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
@@ -119,7 +120,7 @@ export class IsolateEngine implements Engine {
     let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
     try {
       context = await sandbox.takeContext();
-      context.sink = { onConsole: request.onConsole, onWarning: warn };
+      context.sink = { onConsole: request.onConsole, onWarning: warn, code: new GuestCode(() => request.prepared) };
       await context.context.global.set("__wardenRun", preludeRunConfig(limits, request.inputJson));
       const finished = await Promise.race([this.execute(sandbox, context, request), sandbox.lost]);
       const parsed = parseFinish(finished);

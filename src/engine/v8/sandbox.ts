@@ -1,15 +1,19 @@
 import ivm from "isolated-vm";
 import { PRELUDE_SOURCE } from "../prelude.js";
 import { buryWithAbandonedIsolate, recordAbandonedIsolate } from "../abandoned.js";
+import { GuestCode } from "../codegen.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
 
-/** Where a context's console and warning callbacks go for the run that owns it. */
+/** Where a context's console, warning and code-generation callbacks go for the run that owns it. */
 export interface RunSink {
   onConsole(level: ConsoleLevel, text: string): void;
   onWarning(budget: WarningBudget, fraction: number): void;
+  /** Code generation from strings and source lookups (see `engine/codegen.ts`). */
+  code?: GuestCode;
 }
 
 const NO_SINK: RunSink = { onConsole: () => {}, onWarning: () => {} };
+const NO_CODE = new GuestCode(() => undefined);
 
 /** A fresh context with the prelude installed, used by exactly one run. */
 export interface PreparedContext {
@@ -150,8 +154,19 @@ export class IsolateSandbox {
           ignored: true,
         },
       );
+      // Synchronous: eval and toString answer at once. The isolate's thread waits for this
+      // process's main thread, which is idle while a guest runs (every call into the isolate is async).
+      const compile = new ivm.Callback(
+        (mode: string, a: string, b: string) => (prepared.sink.code ?? NO_CODE).compile(mode, a, b),
+        { sync: true },
+      );
+      const original = new ivm.Callback((text: string) => (prepared.sink.code ?? NO_CODE).original(text), {
+        sync: true,
+      });
       await context.global.set("__wardenLog", log);
       await context.global.set("__wardenWarn", warn);
+      await context.global.set("__wardenCompile", compile);
+      await context.global.set("__wardenOriginal", original);
       const api = (await prelude.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
       handles.push(api);
       const get = async <T>(name: string) => {

@@ -1,0 +1,73 @@
+/**
+ * The host side of code generation from strings inside a sandbox: `eval`,
+ * `new Function` and the other function constructors hand their text to the
+ * host, which instruments it like any guest source; and
+ * `Function.prototype.toString` asks the host for a function's original text,
+ * so the guest never sees the instrumentation. Engine-independent: each
+ * engine exposes {@link GuestCode.compile} and {@link GuestCode.original} to
+ * the prelude as synchronous host functions (`__wardenCompile`,
+ * `__wardenOriginal`).
+ */
+import {
+  GuestSyntaxError,
+  instrumentEval,
+  instrumentFunction,
+  type DynamicFunctionKind,
+  type InstrumentedEval,
+  type PreparedSource,
+} from "../transform/index.js";
+
+const KINDS = new Set<string>(["normal", "generator", "async", "asyncGenerator"]);
+
+/** Instrumented code made from strings, most recently used last; shared by all runs of this process. */
+const made = new Map<string, InstrumentedEval>();
+/** How many instrumented strings are kept (for reuse, and for `toString` of the functions they made). */
+const MADE_CACHE_SIZE = 256;
+
+function remember(key: string, value: InstrumentedEval): void {
+  made.delete(key);
+  made.set(key, value);
+  if (made.size > MADE_CACHE_SIZE) made.delete(made.keys().next().value as string);
+}
+
+/** Code generation and source lookups for one run. */
+export class GuestCode {
+  /** @param program the run's own prepared source (or a way to get it when first needed) */
+  constructor(private readonly program: () => PreparedSource | undefined) {}
+
+  /**
+   * Instruments code for the sandbox. `mode` is `"eval"` (`a` is the code) or
+   * a {@link DynamicFunctionKind} (`a` the parameter list, `b` the body).
+   * Returns `"1" + code`, or `"0" + message` for a syntax error, which the
+   * prelude throws as the guest realm's own `SyntaxError`.
+   */
+  compile(mode: string, a: string, b: string): string {
+    const key = `${mode}\0${a}\0${b}`;
+    try {
+      let output = made.get(key);
+      if (!output) {
+        if (mode === "eval") output = instrumentEval(a);
+        else if (KINDS.has(mode)) output = instrumentFunction(mode as DynamicFunctionKind, a, b);
+        else return `0unknown code generation mode ${mode}`;
+      }
+      remember(key, output);
+      return `1${output.code}`;
+    } catch (error) {
+      if (error instanceof GuestSyntaxError) return `0${error.message}`;
+      // The parser and walkers recurse on nesting: a hostile string can be nested deeper than the host's stack.
+      if (error instanceof RangeError) return "0the source is nested too deeply to compile";
+      throw error;
+    }
+  }
+
+  /** The guest's original text of a function whose engine source is `text`; `""` when unknown. */
+  original(text: string): string {
+    const fromProgram = this.program()?.originalText(text);
+    if (fromProgram !== undefined) return fromProgram;
+    for (const output of [...made.values()].reverse()) {
+      const found = output.reverse.original(text);
+      if (found !== undefined) return found;
+    }
+    return "";
+  }
+}

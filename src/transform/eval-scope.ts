@@ -1,0 +1,108 @@
+import type { AnyNode } from "./parse.js";
+
+/** A source range in which a binding named `eval` shadows the global one. */
+interface Shadow {
+  start: number;
+  end: number;
+}
+
+function boundNames(pattern: AnyNode | null | undefined, out: AnyNode[]): void {
+  if (!pattern) return;
+  switch (pattern.type) {
+    case "Identifier":
+      out.push(pattern);
+      return;
+    case "ObjectPattern":
+      for (const property of pattern["properties"] as AnyNode[]) {
+        boundNames((property.type === "RestElement" ? property["argument"] : property["value"]) as AnyNode, out);
+      }
+      return;
+    case "ArrayPattern":
+      for (const element of pattern["elements"] as (AnyNode | null)[]) boundNames(element, out);
+      return;
+    case "RestElement":
+      boundNames(pattern["argument"] as AnyNode, out);
+      return;
+    case "AssignmentPattern":
+      boundNames(pattern["left"] as AnyNode, out);
+      return;
+    case "ParenthesizedExpression":
+      boundNames(pattern["expression"] as AnyNode, out);
+      return;
+  }
+}
+
+const FUNCTIONS = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
+
+/**
+ * Finds where local bindings named `eval` shadow the global `eval` (sloppy
+ * code only: strict code cannot bind the name). Scopes are kept as narrow as
+ * the language allows, so a reference this cannot prove local is treated as
+ * global: rewriting a local `eval` reference changes nothing the sandbox
+ * depends on, while leaving a global one alone would hand out the engine's
+ * own `eval`, which runs code uninstrumented.
+ */
+export function evalShadows(ast: AnyNode): Shadow[] {
+  const shadows: Shadow[] = [];
+  const visit = (node: AnyNode, parents: AnyNode[]): void => {
+    const names: AnyNode[] = [];
+    const declare = (pattern: AnyNode | null | undefined, scope: { start: number; end: number } | undefined) => {
+      names.length = 0;
+      boundNames(pattern, names);
+      if (scope && names.some((name) => name["name"] === "eval")) shadows.push({ start: scope.start, end: scope.end });
+    };
+    const parent = parents.at(-1);
+    switch (node.type) {
+      case "VariableDeclaration": {
+        let scope: AnyNode | undefined;
+        if (node["kind"] === "var") {
+          // The nearest function's body (not its parameters, which are a scope of their own).
+          const fn = [...parents].reverse().find((p) => FUNCTIONS.has(p.type));
+          scope = fn ? (fn["body"] as AnyNode) : parents[0];
+        } else {
+          scope = parent;
+        }
+        for (const declarator of node["declarations"] as AnyNode[]) declare(declarator["id"] as AnyNode, scope);
+        break;
+      }
+      case "FunctionDeclaration":
+        declare(node["id"] as AnyNode, parent);
+        break;
+      case "ClassDeclaration":
+        declare(node["id"] as AnyNode, parent);
+        break;
+      case "ClassExpression":
+        declare(node["id"] as AnyNode, node);
+        break;
+      case "CatchClause":
+        declare(node["param"] as AnyNode, node);
+        break;
+      case "ImportSpecifier":
+      case "ImportDefaultSpecifier":
+      case "ImportNamespaceSpecifier":
+        declare(node["local"] as AnyNode, parents[0]);
+        break;
+    }
+    if (FUNCTIONS.has(node.type)) {
+      if (node.type !== "FunctionDeclaration") declare(node["id"] as AnyNode, node);
+      for (const param of node["params"] as AnyNode[]) declare(param, node);
+    }
+    parents.push(node);
+    for (const key of Object.keys(node)) {
+      const child = node[key];
+      if (Array.isArray(child)) {
+        for (const item of child) if (item && typeof item.type === "string") visit(item as AnyNode, parents);
+      } else if (child && typeof (child as AnyNode).type === "string" && key !== "loc") {
+        visit(child as AnyNode, parents);
+      }
+    }
+    parents.pop();
+  };
+  visit(ast, []);
+  return shadows;
+}
+
+/** True when the source may bind the name `eval` somewhere (a cheap pre-check before {@link evalShadows}). */
+export function mayBindEval(source: string): boolean {
+  return /\beval\b/.test(source);
+}
