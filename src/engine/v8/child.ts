@@ -10,9 +10,12 @@ import { prepareSource } from "../../transform/index.js";
 import { isWardenError } from "../../errors/index.js";
 import { abandonedIsolateCount } from "../abandoned.js";
 import type { Usage } from "../contract.js";
+import { assertSandboxFlags } from "./flags.js";
 import { IsolateEngine } from "./isolate-engine.js";
 import { toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
 
+// Never run guests with memory the isolate's limit cannot see: without the flags, fail to start.
+assertSandboxFlags();
 const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
 // One warm isolate per memory limit: the host spreads concurrent runs over processes.
 const engine = new IsolateEngine({ poolSize: 1 });

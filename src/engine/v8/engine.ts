@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { EngineError, LimitExceededError, AbortedError } from "../../errors/index.js";
 import type { Engine, EngineRunOutcome, EngineRunRequest, Usage } from "../contract.js";
+import { SANDBOX_V8_FLAGS } from "./flags.js";
 import { fromWire, type ChildMessage, type HostMessage } from "./wire.js";
 
 /** Options of the V8 engine. */
@@ -24,8 +25,12 @@ const ABORT_GRACE_MS = 500;
 function childEntry(): { path: string; execArgv: string[] } {
   const typescript = import.meta.url.endsWith(".ts");
   const path = fileURLToPath(new URL(typescript ? "./child.ts" : "./child.js", import.meta.url));
-  // isolated-vm on Node 20 needs --no-node-snapshot; the host process does not.
-  return { path, execArgv: ["--no-node-snapshot", ...(typescript ? ["--import", "tsx"] : [])] };
+  // isolated-vm on Node 20 needs --no-node-snapshot; the host process does not. The V8 flags turn
+  // off the features whose memory the isolate's limit cannot see (flags.ts).
+  return {
+    path,
+    execArgv: ["--no-node-snapshot", ...SANDBOX_V8_FLAGS, ...(typescript ? ["--import", "tsx"] : [])],
+  };
 }
 
 interface PendingRun {
