@@ -172,8 +172,12 @@ ${MEMORY_PRELUDE}
 
   // Functions the sandbox puts in place of the engine's own show as native code, as those did.
   const natives = new WeakMapCtor();
+  const realToString = Function.prototype.toString;
+  // Each engine words native sources its own way (V8 on one line, QuickJS on three).
+  const nativeSource = apply(realToString, freeze, []);
+  const stringReplace = String.prototype.replace;
   const native = (fn, name) => {
-    apply(weakMapSet, natives, [fn, "function " + name + "() { [native code] }"]);
+    apply(weakMapSet, natives, [fn, apply(stringReplace, nativeSource, ["freeze", name])]);
     return fn;
   };
 
@@ -262,7 +266,6 @@ ${MEMORY_PRELUDE}
   replaceConstructor("asyncGenerator", getPrototypeOf(async function* () {}).constructor, "AsyncGeneratorFunction", SandboxFunction);
 
   // A guest function's source is shown as the guest wrote it, without the instrumentation.
-  const realToString = FunctionCtor.prototype.toString;
   const toString = native(
     {
       toString() {

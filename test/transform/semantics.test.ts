@@ -1,0 +1,294 @@
+/**
+ * The transform must never change what a program means. Each case is a script
+ * run raw on the host's own V8 (node:vm, a fresh context) and under Warden on
+ * both engines; the results must be identical. Cases marked `v8` print engine
+ * messages, which QuickJS words differently, and are compared on V8 only.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import vm from "node:vm";
+import { createRuntime, type Runtime } from "../../src/index.js";
+import { TEST_ENGINES } from "../helpers/runtime.js";
+
+interface Case {
+  name: string;
+  source: string;
+  v8?: boolean;
+}
+
+const cases: Case[] = [
+  {
+    name: "await and yield starting a line in code without semicolons",
+    source: `
+const out = []
+async function f() { return 1 }
+async function main() {
+  const a = await f()
+  await f()
+  ;[a].forEach((x) => out.push(x))
+  const b = a
+  await out.push(b)
+  return out
+}
+function* g() {
+  const x = yield
+  (out).push("paren")
+  yield
+  ;[x].map(String)
+  const y = yield 2
+  yield* [y]
+  yield
+}
+const it = g()
+const seen = [it.next().value, it.next(5).value, it.next().value, it.next(7).value, it.next().value, it.next().done]
+main().then((r) => [r, seen, out])
+`,
+  },
+  {
+    name: "error messages that print expressions are the engine's own",
+    v8: true,
+    source: `
+async function main() {
+  const msgs = []
+  for (const attempt of [
+    async () => (await 1)(),
+    async () => { for (const x of await 1) {} },
+    async () => (await {}).foo(),
+    async () => { const o = {}; o.a.b },
+    async () => { undefinedName },
+    async () => { let t = t + 1 },
+    async () => new (await 1)(),
+  ]) {
+    try { await attempt() } catch (e) { msgs.push(e.constructor.name + ": " + e.message) }
+  }
+  function* g() { (yield)() }
+  const it = g(); it.next()
+  try { it.next(5) } catch (e) { msgs.push(e.message) }
+  return msgs
+}
+main()
+`,
+  },
+  {
+    name: "microtask order around await is unchanged",
+    source: `
+const log = []
+async function a() { log.push("a1"); await null; log.push("a2"); await undefined; log.push("a3") }
+async function b() { log.push("b1"); await Promise.resolve(); log.push("b2") }
+Promise.resolve().then(() => log.push("p1")).then(() => log.push("p2")).then(() => log.push("p3"))
+a(); b()
+async function* ag() { yield 1; yield await Promise.resolve(2) }
+;(async () => { for await (const v of ag()) log.push("ag" + v) })()
+new Promise((r) => setTimeoutLike(r)).then(() => log)
+function setTimeoutLike(r) { let n = 0; const spin = () => (++n < 20 ? Promise.resolve().then(spin) : r()); spin() }
+`,
+  },
+  {
+    name: "completion values of scripts",
+    source: `
+const results = []
+results.push(eval("1; for (let i = 0; i < 3; i++) { i }"))
+results.push(eval("2; for (let i = 0; i < 3; i++) {}"))
+results.push(eval("3; do { 4; break } while (true)"))
+results.push(eval("5; try { 6 } finally { 7 }"))
+results.push(eval("8; try { throw 1 } catch ({ message }) { 9 }"))
+results.push(eval("10; try { throw 1 } catch { }"))
+results.push(eval("11; L: for (;;) { 12; break L }"))
+results.push(eval("13; if (false) 14;"))
+results.push(eval("15; switch (1) { case 1: 16 }"))
+results.push(eval("var x = 17"))
+results.push(eval("function q() {} 18; function r() {}"))
+results
+`,
+  },
+  {
+    name: "labels, loops, switch, comma and in inside for heads",
+    source: `
+const out = []
+outer: for (let i = 0; i < 3; i++) {
+  inner: for (const j of [0, 1, 2]) {
+    if (j === 1) continue outer
+    if (i === 2) break outer
+    out.push(i * 10 + j)
+  }
+}
+for (var k = ("a" in { a: 1 }) ? 1 : 0, m = 0; m < 2; m++) out.push(k)
+for (const key in { p: 1, q: 2 }) out.push(key)
+let n = 0
+do n++; while (n < 3)
+while (n--) if (n === 1) continue; else out.push("n" + n)
+switch (3) { case 1: out.push("one"); case 3: out.push("three"); case 4: out.push("four"); break; default: out.push("d") }
+const f = (a) => (a, a + 1)
+out.push(f(1), ((x) => x in { 2: 0 })(2))
+out
+`,
+  },
+  {
+    name: "classes: fields, static blocks, private members, accessors, super, new.target",
+    source: `
+class Base {
+  static created = []
+  #secret = 41
+  x = this.#secret + 1
+  static { Base.created.push("static block") }
+  constructor() { Base.created.push(new.target.name) }
+  get secret() { return this.#secret }
+  set secret(v) { this.#secret = v }
+  static #hidden() { return "hidden" }
+  static reveal() { return Base.#hidden() }
+  static has(o) { return #secret in o }
+  greet() { return "base" }
+}
+class Derived extends Base {
+  y = super.greet() + "!"
+  greet() { return "derived/" + super.greet() }
+  static make() { return new this() }
+}
+const d = Derived.make()
+d.secret = 5
+const obj = { __proto__: { hi() { return "proto" } }, hi() { return super.hi() + "+own" } }
+;[d.x, d.y, d.greet(), d.secret, Base.reveal(), Base.created, obj.hi(), Base.has(d), Base.has({})]
+`,
+  },
+  {
+    name: "this, arguments, directives, sloppy and strict functions",
+    source: `
+function sloppy() { return [typeof this, arguments.length, arguments[1]] }
+function strict() { "use strict"; return [typeof this, (function () { return this })()] }
+function mapped(a) { arguments[0] = 9; return a }
+function unmapped(a) { "use strict"; arguments[0] = 9; return a }
+const arrow = function () { return (() => arguments[0])() }
+;[sloppy(1, 2), strict(), mapped(1), unmapped(1), arrow("outer")]
+`,
+  },
+  {
+    name: "TDZ and hoisting, including functions in blocks",
+    source: `
+const out = []
+try { use; let use = 1 } catch (e) { out.push(e.constructor.name) }
+out.push(typeof hoisted, hoisted())
+function hoisted() { return "hoisted" }
+{ function inBlock() { return "block" } }
+out.push(typeof inBlock)
+function shadow(x) { { function x() {} } return typeof x }
+out.push(shadow(1))
+function later() { return inner(); function inner() { return "inner" } }
+out.push(later())
+out
+`,
+  },
+  {
+    name: "generators and try/finally: return, throw, nested finally",
+    source: `
+const log = []
+function* g() {
+  try { yield 1; yield 2 } finally { log.push("cleanup"); yield "in finally" }
+}
+const a = g(); log.push(a.next().value, a.return(9).value, a.next().value, a.next().done)
+const b = g(); b.next()
+log.push(b.throw(new Error("boom")).value)
+try { b.next() } catch (e) { log.push(e.message) }
+log.push(b.next().done)
+function f() { try { return "try" } finally { log.push("finally ran") } }
+log.push(f())
+function h() { for (const x of [1, 2, 3]) { try { if (x === 2) return x } finally { log.push("f" + x) } } }
+log.push(h())
+log
+`,
+  },
+  {
+    name: "catch parameters: destructuring keeps its own scope",
+    source: `
+const b = "outer"
+const out = []
+try { throw { message: "m", code: 1 } } catch ({ message, code = () => b, missing = b }) { const b = "inner"; out.push(message, code, missing) }
+try { throw [1, [2, 3]] } catch ([one, [two, ...rest]]) { out.push(one, two, rest) }
+try { try { throw null } catch ({ x }) { out.push("unreachable") } } catch (e) { out.push(e.constructor.name) }
+out
+`,
+  },
+  {
+    name: "eval: direct keeps the local scope, indirect is global, strictness as raw",
+    source: `
+var g = "global"
+const out = []
+function f(a) { var g = "local"; out.push(eval("g"), eval("a"), (0, eval)("g"), globalThis.eval("typeof a")); eval("var leaked = 1"); return typeof leaked }
+out.push(f("arg"))
+function s() { "use strict"; eval("var notLeaked = 1"); return typeof notLeaked }
+out.push(s())
+class C { m() { return eval("super.toString === Object.prototype.toString") } static n() { return eval("new.target") } }
+out.push(new C().m())
+function nt() { return eval("new.target") === nt }
+out.push(new nt() instanceof nt, eval("this") === globalThis, eval(1), eval(), eval("1;;"))
+out.push(eval(...["1 + 1", "ignored"]))
+try { eval("let x = ;") } catch (e) { out.push(e.constructor.name) }
+out.push(typeof eval, eval.name, eval.length, eval === globalThis.eval, Object.keys(globalThis).includes("eval"))
+out
+`,
+  },
+  {
+    name: "the function constructors",
+    source: `
+const out = []
+out.push(new Function("a", "b", "return a + b")(1, 2), Function("return typeof this")(), Function()())
+const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor
+out.push([...GeneratorFunction("a", "yield a; yield a + 1")(5)])
+out.push(String(new Function("a, b", "c", "return 1")), String(GeneratorFunction("yield 1")))
+try { Function("){", "}") } catch (e) { out.push(e.constructor.name) }
+try { Function("/*", "*/){") } catch (e) { out.push(e.constructor.name) }
+out.push(Function.length, Function.name, Function.prototype.constructor === Function, (() => {}).constructor === Function)
+out.push(Object.getPrototypeOf(GeneratorFunction) === Function, AsyncFunction.name, typeof AsyncFunction("return 1")().then)
+out.push(Object.getOwnPropertyNames(Function).sort(), Object.getOwnPropertyDescriptor(Function, "prototype"))
+out.push(Function("return new.target")(), new Function("return 1") instanceof Function)
+out
+`,
+  },
+  {
+    name: "Function.prototype.toString shows the guest's own text",
+    source: `
+function decl(a, b = 1) { return a + b }
+const arrow = async (x) => await x
+const expr = (a) => a * 2
+class K { static s() { return 1 } #p() {} get g() { return 1 } *gen() { yield 1 } async am() { await 1 } }
+const obj = { method() { try { return 1 } catch { return 2 } finally {} }, [Symbol.iterator]: function* () { yield* [] } }
+function noSemi() {
+  const a = 1
+  return a
+}
+;[decl, arrow, expr, K, K.s, Object.getOwnPropertyDescriptor(K.prototype, "g").get, K.prototype.gen, K.prototype.am, obj.method, obj[Symbol.iterator], noSemi].map(String)
+  .concat(["toString", "eval", "Function", "log"].map((name) => {
+    const fn = { toString: Function.prototype.toString, eval, Function, log: console.log }[name]
+    return String(fn) === String(Math.max).replace("max", name)
+  }))
+`,
+  },
+];
+
+for (const engine of TEST_ENGINES) {
+  describe(`the transform keeps program meaning [${engine}]`, () => {
+    let runtime: Runtime;
+    before(async () => {
+      runtime = await createRuntime({ engine });
+    });
+    after(async () => {
+      await runtime.close();
+    });
+
+    for (const { name, source, v8 } of cases) {
+      if (v8 && engine !== "v8") continue;
+      test(name, async () => {
+        const raw = JSON.parse(
+          JSON.stringify(await vm.runInNewContext(source, {}, { filename: "case.js" })),
+        ) as unknown;
+        const result = await runtime.run(source, {
+          filename: "case.js",
+          limits: { timeoutMs: 10_000, maxInstructions: -1 },
+        });
+        assert.ok(result.ok, result.ok ? "" : `${result.error.message}`);
+        assert.deepEqual(result.value, raw);
+        assert.doesNotMatch(JSON.stringify(result.value), /__warden/);
+      });
+    }
+  });
+}
