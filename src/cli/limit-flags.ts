@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import { LIMIT_DEFINITIONS, PROFILE_NAMES, type LimitKey, type LimitInputs } from "../limits/index.js";
 import type { CliIO } from "./io.js";
 
-/** Adds `--profile`, `--config` and one flag per limit to a command. */
+/** Adds `--profile`, `--config` and one flag per limit or setting (such as `--allow-code-generation`) to a command. */
 export function addLimitFlags(command: Command): Command {
   command.addOption(new Option("--profile <name>", `limits profile: ${PROFILE_NAMES.join(", ")} (default normal)`));
   command.addOption(new Option("--config <file>", "config file (default: ./warden.config.json when present)"));
@@ -14,7 +14,9 @@ export function addLimitFlags(command: Command): Command {
           ? "64MB|1GiB"
           : def.type === "fraction"
             ? "0.9|90%"
-            : "N";
+            : def.type === "boolean"
+              ? "true|false"
+              : "N";
     command.addOption(new Option(`${def.flag} <${example}>`, `${def.description} [${def.env}]`));
   }
   return command;

@@ -3,11 +3,18 @@ import { LIMIT_DEFINITIONS, resolveLimits, type ResolvedLimit, type ResolvedLimi
 import type { CliIO } from "./io.js";
 import { EXIT } from "./io.js";
 
+/** One limit or setting in `warden limits --json`. */
+export interface LimitJson {
+  /** A number in `unit` for limits; a boolean for settings (`unit` is then `"boolean"`). */
+  value: number | boolean;
+  unit: string;
+  source: string;
+  origin: string;
+}
+
 /** The `--json` shape: one object keyed by limit key. */
-export function limitsToJson(
-  limits: ResolvedLimits,
-): Record<string, { value: number; unit: string; source: string; origin: string }> {
-  const out: Record<string, { value: number; unit: string; source: string; origin: string }> = {};
+export function limitsToJson(limits: ResolvedLimits): Record<string, LimitJson> {
+  const out: Record<string, LimitJson> = {};
   for (const def of LIMIT_DEFINITIONS) {
     const e = limits.entries[def.key];
     out[def.key] = { value: e.value, unit: e.unit, source: e.source, origin: e.origin };
@@ -16,6 +23,7 @@ export function limitsToJson(
 }
 
 function shown(e: ResolvedLimit): string {
+  if (e.unit === "boolean") return String(e.value);
   if (e.disabled) return `disabled (${e.value})`;
   if (e.unit === "bytes") return `${formatSize(e.value)} (${e.value} bytes)`;
   if (e.unit === "fraction") return `${e.value} (${Math.round(e.value * 1000) / 10}%)`;

@@ -1,7 +1,7 @@
 import type { LimitKind, LimitUnit } from "../errors/index.js";
 
-/** Config keys of every limit (code, JSON, config file). */
-export type LimitKey =
+/** Config keys of the numeric limits: budgets and caps with a unit, where `0` or `-1` disables. */
+export type NumericLimitKey =
   | "timeoutMs"
   | "cpuTimeMs"
   | "maxInstructions"
@@ -13,6 +13,12 @@ export type LimitKey =
   | "maxDatastoreBytes"
   | "warnAt";
 
+/** Config keys of the on/off settings that resolve with the limits (same sources, same precedence). */
+export type BooleanLimitKey = "allowCodeGeneration";
+
+/** Config keys of every limit and setting (code, JSON, config file). */
+export type LimitKey = NumericLimitKey | BooleanLimitKey;
+
 /** The three built-in profiles. */
 export type ProfileName = "strict" | "normal" | "relaxed";
 
@@ -22,28 +28,55 @@ export const PROFILE_NAMES: readonly ProfileName[] = ["strict", "normal", "relax
 /** The profile used when none is given. */
 export const DEFAULT_PROFILE: ProfileName = "normal";
 
-/** How a raw value is read: a duration, a size, a whole count, or a fraction of a budget. */
-export type ValueType = "duration" | "size" | "count" | "fraction";
+/**
+ * How a raw value is read: a duration, a size, a whole count, a fraction of a
+ * budget, or (for on/off settings) a boolean.
+ */
+export type ValueType = "duration" | "size" | "count" | "fraction" | "boolean";
 
-/** Everything Warden knows about one limit. */
-export interface LimitDefinition {
-  /** Config key. */
-  readonly key: LimitKey;
-  /** Error kind raised when the limit is hit; `undefined` for `warnAt`, which raises none. */
-  readonly kind: LimitKind | undefined;
-  /** How raw values are read. */
-  readonly type: ValueType;
-  /** Unit of the resolved value. */
-  readonly unit: LimitUnit | "fraction";
+/** Unit of a resolved value; `"boolean"` for on/off settings. */
+export type LimitValueUnit = LimitUnit | "fraction" | "boolean";
+
+/** What the definitions of limits and settings share. */
+interface DefinitionBase {
   /** Environment variable. */
   readonly env: string;
   /** CLI flag, with its dashes. */
   readonly flag: string;
-  /** Value in each profile, in `unit`. */
-  readonly defaults: Readonly<Record<ProfileName, number>>;
   /** One line for help text and docs. */
   readonly description: string;
 }
+
+/** A numeric limit: a budget or cap in a unit; `0` or `-1` disables it. */
+export interface NumericLimitDefinition extends DefinitionBase {
+  /** Config key. */
+  readonly key: NumericLimitKey;
+  /** Error kind raised when the limit is hit; `undefined` for `warnAt`, which raises none. */
+  readonly kind: LimitKind | undefined;
+  /** How raw values are read. */
+  readonly type: Exclude<ValueType, "boolean">;
+  /** Unit of the resolved value. */
+  readonly unit: LimitUnit | "fraction";
+  /** Value in each profile, in `unit`. */
+  readonly defaults: Readonly<Record<ProfileName, number>>;
+}
+
+/** An on/off setting: read as `true`/`false` (or `1`/`0`), never "disabled". */
+export interface BooleanLimitDefinition extends DefinitionBase {
+  /** Config key. */
+  readonly key: BooleanLimitKey;
+  /** Settings raise no limit error. */
+  readonly kind: undefined;
+  /** How raw values are read. */
+  readonly type: "boolean";
+  /** Unit of the resolved value. */
+  readonly unit: "boolean";
+  /** Value in each profile. */
+  readonly defaults: Readonly<Record<ProfileName, boolean>>;
+}
+
+/** Everything Warden knows about one limit or setting; `type` tells the two apart. */
+export type LimitDefinition = NumericLimitDefinition | BooleanLimitDefinition;
 
 const MB = 1e6;
 const GB = 1e9;
@@ -150,7 +183,23 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     defaults: { strict: 0.8, normal: 0.9, relaxed: 0.95 },
     description: "fraction of a time, CPU, instruction or memory budget at which a warning fires",
   },
+  {
+    key: "allowCodeGeneration",
+    kind: undefined,
+    type: "boolean",
+    unit: "boolean",
+    env: "WARDEN_ALLOW_CODE_GENERATION",
+    flag: "--allow-code-generation",
+    defaults: { strict: true, normal: true, relaxed: true },
+    description:
+      "allow eval, new Function and the async/generator function constructors in the sandbox (false: EvalError)",
+  },
 ];
+
+/** True when a definition is a numeric limit rather than an on/off setting. */
+export function isNumericDefinition(def: LimitDefinition): def is NumericLimitDefinition {
+  return def.type !== "boolean";
+}
 
 /** Every limit key, in table order. */
 export const LIMIT_KEYS: readonly LimitKey[] = LIMIT_DEFINITIONS.map((d) => d.key);
@@ -159,6 +208,9 @@ export const LIMIT_KEYS: readonly LimitKey[] = LIMIT_DEFINITIONS.map((d) => d.ke
 export const PROFILE_ENV = "WARDEN_PROFILE";
 
 /** Definition of one key. */
+export function definitionOf(key: NumericLimitKey): NumericLimitDefinition;
+export function definitionOf(key: BooleanLimitKey): BooleanLimitDefinition;
+export function definitionOf(key: LimitKey): LimitDefinition;
 export function definitionOf(key: LimitKey): LimitDefinition {
   const found = LIMIT_DEFINITIONS.find((d) => d.key === key);
   if (!found) throw new TypeError(`unknown limit key ${JSON.stringify(key)}`);

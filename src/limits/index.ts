@@ -7,10 +7,16 @@ export {
   definitionOf,
   isLimitKey,
   isDisabled,
+  isNumericDefinition,
   type LimitKey,
+  type NumericLimitKey,
+  type BooleanLimitKey,
   type ProfileName,
   type ValueType,
+  type LimitValueUnit,
   type LimitDefinition,
+  type NumericLimitDefinition,
+  type BooleanLimitDefinition,
 } from "./definitions.js";
 export { parseLimitValue, expectedForm } from "./parse.js";
 export { readConfigFile, CONFIG_FILE_NAME, type ConfigFile } from "./config-file.js";
@@ -19,6 +25,10 @@ export {
   overrideLimits,
   type LimitSource,
   type ResolvedLimit,
+  type ResolvedNumericLimit,
+  type ResolvedBooleanLimit,
+  type ResolvedLimitOf,
+  type LimitValueOf,
   type ResolvedLimits,
   type LimitValues,
   type LimitOptions,

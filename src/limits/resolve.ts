@@ -9,7 +9,9 @@ import {
   isDisabled,
   isLimitKey,
   definitionOf,
+  type BooleanLimitKey,
   type LimitKey,
+  type NumericLimitKey,
   type ProfileName,
 } from "./definitions.js";
 import { parseLimitValue } from "./parse.js";
@@ -17,27 +19,62 @@ import { parseLimitValue } from "./parse.js";
 /** Where a resolved value came from, lowest precedence first. */
 export type LimitSource = "default" | "profile" | "config" | "env" | "flag" | "option";
 
-/** One resolved limit. */
-export interface ResolvedLimit {
-  /** Config key. */
-  readonly key: LimitKey;
-  /** Value in `unit`; `0` or `-1` means disabled. */
-  readonly value: number;
-  /** Unit of `value`. */
-  readonly unit: LimitUnit | "fraction";
+/** What every resolved entry has: where its value came from. */
+interface ResolvedBase {
   /** Which layer set it. */
   readonly source: LimitSource;
   /** The exact origin: profile name, file and key, variable or flag name. */
   readonly origin: string;
+}
+
+/** One resolved numeric limit. */
+export interface ResolvedNumericLimit extends ResolvedBase {
+  /** Config key. */
+  readonly key: NumericLimitKey;
+  /** Value in `unit`; `0` or `-1` means disabled. */
+  readonly value: number;
+  /** Unit of `value`. */
+  readonly unit: LimitUnit | "fraction";
   /** True when `value` is 0 or -1. */
   readonly disabled: boolean;
 }
 
-/** Plain numbers of every limit, in their units. */
-export type LimitValues = Readonly<Record<LimitKey, number>>;
+/** One resolved on/off setting (such as `allowCodeGeneration`). */
+export interface ResolvedBooleanLimit extends ResolvedBase {
+  /** Config key. */
+  readonly key: BooleanLimitKey;
+  /** The setting. */
+  readonly value: boolean;
+  /** Always `"boolean"`. */
+  readonly unit: "boolean";
+  /** Always false: a setting is on or off, never switched off as a limit is. */
+  readonly disabled: false;
+}
 
-/** Limit values as a user writes them: numbers in the unit, or strings with units (`"2s"`, `"64MB"`). */
-export type LimitOptions = Partial<Record<LimitKey, number | string>>;
+/** One resolved limit or setting; `unit === "boolean"` (or the key) tells which. */
+export type ResolvedLimit = ResolvedNumericLimit | ResolvedBooleanLimit;
+
+/** The resolved entry type of one key. */
+export type ResolvedLimitOf<K extends LimitKey> = K extends BooleanLimitKey
+  ? ResolvedBooleanLimit
+  : ResolvedNumericLimit;
+
+/** The resolved value type of one key: a number in the limit's unit, or a boolean for a setting. */
+export type LimitValueOf<K extends LimitKey> = K extends BooleanLimitKey ? boolean : number;
+
+/**
+ * Plain values of every limit and setting: numbers in their units for the
+ * numeric limits (`timeoutMs`, `memoryBytes`, ...), booleans for the on/off
+ * settings (`allowCodeGeneration`). Plain data: it survives JSON and structured
+ * cloning unchanged.
+ */
+export type LimitValues = { readonly [K in LimitKey]: LimitValueOf<K> };
+
+/**
+ * Limit values as a user writes them: numbers in the unit, or strings with
+ * units (`"2s"`, `"64MB"`); settings as booleans (or `"true"`/`"false"`/`"1"`/`"0"`).
+ */
+export type LimitOptions = { [K in NumericLimitKey]?: number | string } & { [K in BooleanLimitKey]?: boolean | string };
 
 /** The effective limits: frozen, and each remembers where it came from. */
 export interface ResolvedLimits {
@@ -50,7 +87,7 @@ export interface ResolvedLimits {
   /** Values by key. */
   readonly values: LimitValues;
   /** Values with their sources, by key. */
-  readonly entries: Readonly<Record<LimitKey, ResolvedLimit>>;
+  readonly entries: { readonly [K in LimitKey]: ResolvedLimitOf<K> };
 }
 
 /** Everything the resolver reads; each layer is optional. */
@@ -85,10 +122,10 @@ function parseProfile(raw: unknown, source: string): ProfileName {
   });
 }
 
-type Layer = { source: LimitSource; values: Map<LimitKey, { value: number; origin: string }> };
+type Layer = { source: LimitSource; values: Map<LimitKey, { value: number | boolean; origin: string }> };
 
 function optionLayer(source: "flag" | "option", raw: Partial<Record<string, unknown>> | undefined): Layer {
-  const values = new Map<LimitKey, { value: number; origin: string }>();
+  const values: Layer["values"] = new Map();
   for (const [key, value] of Object.entries(raw ?? {})) {
     if (value === undefined) continue;
     if (!isLimitKey(key)) {
@@ -110,7 +147,7 @@ function optionLayer(source: "flag" | "option", raw: Partial<Record<string, unkn
 }
 
 function fileLayer(file: ConfigFile | undefined): Layer {
-  const values = new Map<LimitKey, { value: number; origin: string }>();
+  const values: Layer["values"] = new Map();
   if (!file?.limits) return { source: "config", values };
   for (const [key, raw] of Object.entries(file.limits)) {
     if (!isLimitKey(key)) {
@@ -131,7 +168,7 @@ function fileLayer(file: ConfigFile | undefined): Layer {
 }
 
 function envLayer(env: Readonly<Record<string, string | undefined>>): Layer {
-  const values = new Map<LimitKey, { value: number; origin: string }>();
+  const values: Layer["values"] = new Map();
   for (const def of LIMIT_DEFINITIONS) {
     const raw = env[def.env];
     if (raw === undefined || raw === "") continue;
@@ -146,22 +183,29 @@ function freeze(
   configFile: string | undefined,
   entries: Record<LimitKey, ResolvedLimit>,
 ): ResolvedLimits {
-  const values = {} as Record<LimitKey, number>;
+  const values: Record<string, number | boolean> = {};
   for (const def of LIMIT_DEFINITIONS) {
     Object.freeze(entries[def.key]);
     values[def.key] = entries[def.key].value;
   }
+  // Each entry was built by entry() from its own key's definition, so values and entries match their key types.
   return Object.freeze({
     profile,
     profileSource,
     configFile,
-    values: Object.freeze(values),
-    entries: Object.freeze(entries),
+    values: Object.freeze(values) as LimitValues,
+    entries: Object.freeze(entries) as ResolvedLimits["entries"],
   });
 }
 
-function entry(key: LimitKey, value: number, source: LimitSource, origin: string): ResolvedLimit {
-  return { key, value, unit: definitionOf(key).unit, source, origin, disabled: isDisabled(value) };
+function entry(key: LimitKey, value: number | boolean, source: LimitSource, origin: string): ResolvedLimit {
+  const def = definitionOf(key);
+  if (def.type === "boolean") {
+    if (typeof value !== "boolean") throw new TypeError(`${key} needs a boolean, got ${typeof value}`);
+    return { key: def.key, value, unit: def.unit, source, origin, disabled: false };
+  }
+  if (typeof value !== "number") throw new TypeError(`${key} needs a number, got ${typeof value}`);
+  return { key: def.key, value, unit: def.unit, source, origin, disabled: isDisabled(value) };
 }
 
 /**
@@ -227,7 +271,7 @@ export function resolveLimits(inputs: LimitInputs = {}): ResolvedLimits {
 export function overrideLimits(base: ResolvedLimits, overrides: LimitOptions | undefined): ResolvedLimits {
   if (!overrides || Object.keys(overrides).length === 0) return base;
   const layer = optionLayer("option", overrides);
-  const entries = { ...base.entries } as Record<LimitKey, ResolvedLimit>;
+  const entries: Record<LimitKey, ResolvedLimit> = { ...base.entries };
   for (const [key, { value, origin }] of layer.values) entries[key] = entry(key, value, "option", origin);
   return freeze(base.profile, base.profileSource, base.configFile, entries);
 }

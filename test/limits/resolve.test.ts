@@ -26,6 +26,7 @@ const DESIGN_TABLE = {
     maxConnections: 1000,
     maxDatastoreBytes: 10e6,
     warnAt: 0.8,
+    allowCodeGeneration: true,
   },
   normal: {
     timeoutMs: 30000,
@@ -38,6 +39,7 @@ const DESIGN_TABLE = {
     maxConnections: 10000,
     maxDatastoreBytes: 1e9,
     warnAt: 0.9,
+    allowCodeGeneration: true,
   },
   relaxed: {
     timeoutMs: 300000,
@@ -50,6 +52,7 @@ const DESIGN_TABLE = {
     maxConnections: 10000,
     maxDatastoreBytes: 1e9,
     warnAt: 0.95,
+    allowCodeGeneration: true,
   },
 };
 
@@ -115,7 +118,7 @@ test("resolved limits are frozen", () => {
   const limits = resolveIn(tempDir());
   assert.ok(Object.isFrozen(limits) && Object.isFrozen(limits.values) && Object.isFrozen(limits.entries.timeoutMs));
   assert.throws(() => {
-    (limits.values as Record<string, number>).timeoutMs = 1;
+    (limits.values as Record<string, unknown>).timeoutMs = 1;
   }, TypeError);
 });
 
