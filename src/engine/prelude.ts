@@ -41,6 +41,13 @@ export function preludeRunConfig(
   });
 }
 
+/**
+ * The prelude's file name in stack frames: it can show in a guest's own
+ * `error.stack` (an error thrown through the sandbox's eval), so it names
+ * nothing of the sandbox, as the engine's own frames do.
+ */
+export const PRELUDE_FILENAME = "<anonymous>";
+
 export const PRELUDE_SOURCE = String.raw`
 const __wardenSegmentMax = 1073741823;
 let __wardenD = 0;

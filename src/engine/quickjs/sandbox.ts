@@ -8,7 +8,7 @@ import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } f
 import { prepareSource, type PreparedSource } from "../../transform/index.js";
 import { GuestCode } from "../codegen.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
-import { PRELUDE_SOURCE } from "../prelude.js";
+import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import type { ThreadCpuClock } from "./cpu-clock.js";
 import { QuickJSHeap } from "./heap.js";
 import {
@@ -332,7 +332,7 @@ export class SandboxHost {
       ctx
         .newFunction("__wardenOriginal", (fnText) => ctx.newString(this.code().original(text(fnText))))
         .consume((fn) => ctx.setProp(ctx.global, "__wardenOriginal", fn));
-      const api = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, "warden:prelude", { type: "global" }));
+      const api = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, PRELUDE_FILENAME, { type: "global" }));
       const finishScript = ctx.getProp(api, "finishScript");
       const finishModule = ctx.getProp(api, "finishModule");
       const status = ctx.getProp(api, "status");

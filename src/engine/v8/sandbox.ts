@@ -1,5 +1,5 @@
 import ivm from "isolated-vm";
-import { PRELUDE_SOURCE } from "../prelude.js";
+import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import { buryWithAbandonedIsolate, recordAbandonedIsolate } from "../abandoned.js";
 import { GuestCode } from "../codegen.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
@@ -75,7 +75,7 @@ export class IsolateSandbox {
       },
     });
     // Compiled on the isolate's thread, not the host's.
-    this.prelude = this.isolate.compileScript(PRELUDE_SOURCE, { filename: "warden:prelude" });
+    this.prelude = this.isolate.compileScript(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME });
     this.prelude.catch(() => {});
     this.warm();
   }
