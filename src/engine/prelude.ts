@@ -86,7 +86,12 @@ const __wardenP = (() => {
   const freeze = Object.freeze;
   const StringCtor = String;
   const isArray = Array.isArray;
-  const promiseResolve = Promise.resolve.bind(Promise);
+  // The engine's own Promise methods: a guest that patches Promise.prototype.then sees no extra calls.
+  const PromiseCtor = Promise;
+  const promiseResolveNative = Promise.resolve;
+  const promiseThen = Promise.prototype.then;
+  const promiseResolve = (value) => apply(promiseResolveNative, PromiseCtor, [value]);
+  const then = (promise, onFulfilled) => apply(promiseThen, promise, [onFulfilled]);
 
   let depthLimit = 0;
   let fuelLimit = 0;
@@ -301,7 +306,7 @@ ${MEMORY_PRELUDE}
       : '"' + __wardenDead.kind + '",' + __wardenDead.limit + "," + (__wardenDead.observed === undefined ? -1 : __wardenDead.observed)) +
     "," + used() + "]";
 
-  const finish = (value) => promiseResolve(value).then((settled) => {
+  const finish = (value) => then(promiseResolve(value), (settled) => {
     const json = serialise(settled);
     return status() + "\n" + json;
   });
@@ -332,7 +337,7 @@ ${MEMORY_PRELUDE}
     indirectEval,
     finishModule(namespace) {
       const main = namespace.default;
-      return finish(typeof main === "function" ? promiseResolve().then(() => main(input)) : main);
+      return finish(typeof main === "function" ? then(promiseResolve(), () => main(input)) : main);
     },
   });
 })();

@@ -260,11 +260,14 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
         }
         const statements = body["body"] as AnyNode[];
         let insertAt = body.start + 1;
+        let separator = "";
         for (const statement of statements) {
           if (typeof statement["directive"] !== "string") break;
           insertAt = statement.end;
+          // A directive ended by a line break rather than a semicolon: end it here.
+          separator = source[statement.end - 1] === ";" ? "" : ";";
         }
-        s.appendLeft(insertAt, `${enter}try{`);
+        s.appendLeft(insertAt, `${separator}${enter}try{`);
         s.appendLeft(body.end - 1, leave);
       },
     } as never,
