@@ -6,6 +6,8 @@ export interface CliIO {
   err(text: string): void;
   /** Reads standard input to its end as UTF-8 text (`warden run -`). */
   readStdin(): Promise<string>;
+  /** True once standard output failed for a reason other than a closed pipe (the command then exits 70). */
+  outputFailed?(): boolean;
   /** Environment variables. */
   env: Readonly<Record<string, string | undefined>>;
   /** Working directory (config file lookup, relative paths). */
@@ -23,12 +25,14 @@ export function isClosedPipeError(error: unknown): boolean {
 
 type Write = (text: string) => void;
 const writers = new WeakMap<NodeJS.WritableStream, Write>();
+let stdoutFailed = false;
 
 /**
  * A writer for a process stream that never crashes the process: once the
- * stream fails (a closed pipe above all) further output is dropped and the
- * command finishes with its own exit code. A closed pipe is silent; any other
- * write failure of standard output is reported once on standard error.
+ * stream fails further output is dropped. A closed pipe is silent and the
+ * command finishes with its own exit code; any other failure of standard
+ * output (a full disk, say) is reported once on standard error and the exit
+ * code becomes 70, since the result was lost.
  */
 function safeWriter(stream: NodeJS.WriteStream, name: "output" | "error"): Write {
   const known = writers.get(stream);
@@ -38,6 +42,9 @@ function safeWriter(stream: NodeJS.WriteStream, name: "output" | "error"): Write
     if (!open) return;
     open = false;
     if (!isClosedPipeError(error) && name === "output") {
+      stdoutFailed = true;
+      // The command may have returned its code already; this one wins either way (see main()).
+      process.exitCode = EXIT.internal;
       safeWriter(process.stderr, "error")(`warden: cannot write to standard output: ${error.message}\n`);
     }
   });
@@ -61,6 +68,7 @@ export function processIO(): CliIO {
     out: safeWriter(process.stdout, "output"),
     err: safeWriter(process.stderr, "error"),
     readStdin: () => readAll(process.stdin),
+    outputFailed: () => stdoutFailed,
     env: process.env,
     cwd: process.cwd(),
   };

@@ -66,8 +66,17 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
   return root;
 }
 
-/** Runs the CLI with `argv` (without `node` and the script path) and returns the exit code. */
+/**
+ * Runs the CLI with `argv` (without `node` and the script path) and returns the
+ * exit code: the command's own, or 70 when standard output could not be
+ * written (a closed pipe does not count: that output is dropped quietly).
+ */
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const code = await runArgv(argv, io);
+  return io.outputFailed?.() ? EXIT.internal : code;
+}
+
+async function runArgv(argv: readonly string[], io: CliIO): Promise<number> {
   let exit: number = EXIT.ok;
   const root = program(io, (code) => (exit = code));
   for (const command of root.commands) command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { dirWith, WARDEN_BIN } from "../helpers/cli.js";
 
 /** What a CLI run left behind when some of its output pipes were closed early. */
@@ -122,3 +123,30 @@ test("through a shell pipeline into head: no stack trace, the first line arrives
     assertNoCrash({ status: result.status, signal: result.signal, stderr: result.stderr }, pipeline);
   }
 });
+
+test(
+  "any other failure to write stdout (a full disk) is one line on stderr and exit 70",
+  { skip: !existsSync("/dev/full") },
+  () => {
+    const cwd = dirWith(files);
+    const full = openSync("/dev/full", "w");
+    try {
+      for (const args of [["limits"], ["--help"], ["run", "big.js"]]) {
+        const result = spawnSync(process.execPath, [WARDEN_BIN, ...args], {
+          cwd,
+          env: cleanEnv(),
+          stdio: ["ignore", full, "pipe"],
+          encoding: "utf8",
+          timeout: 60_000,
+        });
+        assert.equal(result.status, 70, `${args.join(" ")}: ${result.stderr}`);
+        assert.equal(
+          result.stderr,
+          "warden: cannot write to standard output: ENOSPC: no space left on device, write\n",
+        );
+      }
+    } finally {
+      closeSync(full);
+    }
+  },
+);
