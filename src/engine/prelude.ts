@@ -36,7 +36,7 @@ export function preludeRunConfig(
     warnAt: limits.warnAt,
     valueBytes: limits.maxValueBytes,
     memoryBytes,
-    codegen: (limits as { allowCodeGeneration?: boolean }).allowCodeGeneration !== false,
+    codegen: limits.allowCodeGeneration,
     input: inputJson,
   });
 }
