@@ -335,6 +335,10 @@ ${MEMORY_PRELUDE}
     directEval,
     directEvalArgs,
     indirectEval,
+    withEval: (read) => {
+      const value = read();
+      return value === realEval ? indirectEval : value;
+    },
     finishModule(namespace) {
       const main = namespace.default;
       return finish(typeof main === "function" ? then(promiseResolve(), () => main(input)) : main);
@@ -351,6 +355,7 @@ const __wardenX = () => {
 const __wardenDE = __wardenP.directEval;
 const __wardenDA = __wardenP.directEvalArgs;
 const __wardenIE = __wardenP.indirectEval;
+const __wardenWE = __wardenP.withEval;
 const __wardenImport = (specifier) =>
   Promise.reject(new Error("import() is not available in the sandbox (requested " + String(specifier) + ")"));
 __wardenP;

@@ -17,6 +17,7 @@ import {
   SUSPENDED,
   TEMP,
   TRIP,
+  WITH_EVAL,
 } from "./names.js";
 import { parseEvalCode, parseProgram, type AnyNode, type SourceKind } from "./parse.js";
 import { ReverseMap } from "./reverse.js";
@@ -104,6 +105,60 @@ function semicolonInsertedAfter(source: string, end: number): boolean {
   return /[\p{ID_Start}$_\\0-9"'`([{+\-!~/.#]/u.test(source[i]!);
 }
 
+/**
+ * The function declarations of a body that must stay at the function's own
+ * level when the body is wrapped in a block: those whose name is also a
+ * parameter, a `var` of the function, or another declaration (a block makes
+ * each of these a redeclaration error, or stops a sloppy parameter from
+ * taking the function's value). Others stay in place, keeping their lines.
+ */
+function declarationsToHoist(fn: FunctionNode, statements: AnyNode[]): Set<AnyNode> {
+  const declarations = statements.filter((statement) => statement.type === "FunctionDeclaration");
+  if (declarations.length === 0) return new Set();
+  const names = (node: AnyNode) => String((node["id"] as AnyNode)["name"]);
+  const taken = new Map<string, number>();
+  for (const declaration of declarations) taken.set(names(declaration), (taken.get(names(declaration)) ?? 0) + 1);
+  const clashes = new Set([...taken].filter(([, count]) => count > 1).map(([name]) => name));
+  const bound: AnyNode[] = [];
+  for (const param of fn["params"] as AnyNode[]) collectBindings(param, bound);
+  collectVarNames(fn.body, bound);
+  for (const identifier of bound) {
+    const name = String(identifier["name"]);
+    if (taken.has(name)) clashes.add(name);
+  }
+  return new Set(declarations.filter((declaration) => clashes.has(names(declaration))));
+}
+
+function collectBindings(pattern: AnyNode | null | undefined, out: AnyNode[]): void {
+  if (!pattern) return;
+  if (pattern.type === "Identifier") out.push(pattern);
+  else if (pattern.type === "ObjectPattern") {
+    for (const property of pattern["properties"] as AnyNode[]) {
+      collectBindings((property.type === "RestElement" ? property["argument"] : property["value"]) as AnyNode, out);
+    }
+  } else if (pattern.type === "ArrayPattern") {
+    for (const element of pattern["elements"] as (AnyNode | null)[]) collectBindings(element, out);
+  } else if (pattern.type === "RestElement") collectBindings(pattern["argument"] as AnyNode, out);
+  else if (pattern.type === "AssignmentPattern") collectBindings(pattern["left"] as AnyNode, out);
+}
+
+/** Names declared with `var` anywhere in a function body, not looking into nested functions. */
+function collectVarNames(node: AnyNode, out: AnyNode[]): void {
+  if (node.type === "VariableDeclaration" && node["kind"] === "var") {
+    for (const declarator of node["declarations"] as AnyNode[]) collectBindings(declarator["id"] as AnyNode, out);
+  }
+  for (const key of Object.keys(node)) {
+    if (key === "loc") continue;
+    const child = node[key];
+    const children = Array.isArray(child) ? child : [child];
+    for (const item of children) {
+      if (!item || typeof (item as AnyNode).type !== "string") continue;
+      if (FUNCTION_TYPES.has((item as AnyNode).type) || (item as AnyNode).type === "ClassBody") continue;
+      collectVarNames(item as AnyNode, out);
+    }
+  }
+}
+
 function nearestFunction(ancestors: AnyNode[]): FunctionNode | undefined {
   for (let i = ancestors.length - 2; i >= 0; i--) {
     const node = ancestors[i]!;
@@ -182,11 +237,15 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
       if (call?.type === "CallExpression" && !call["optional"] && unparenthesised(call["callee"] as AnyNode) === node) {
         return;
       }
-      if (!isGlobalEval(node)) return;
-      // Any other use of the global `eval` gets the sandbox's indirect eval.
       const parent = ancestors.at(-2);
+      // A sloppy write (`eval++`) changes the binding, as it would raw; it cannot read the engine's eval.
+      if (parent?.type === "UpdateExpression" || !isGlobalEval(node)) return;
+      // Any other use of the global `eval` gets the sandbox's indirect eval; inside `with`, the
+      // with-object's own `eval` if it has one.
+      const inWith = ancestors.some((ancestor) => ancestor.type === "WithStatement");
+      const replacement = inWith ? `${WITH_EVAL}(()=>eval)` : INDIRECT_EVAL;
       const shorthand = parent?.type === "Property" && parent["shorthand"] === true;
-      edits.update(node.start, node.end, shorthand ? `eval:${INDIRECT_EVAL}` : INDIRECT_EVAL);
+      edits.update(node.start, node.end, shorthand ? `eval:${replacement}` : replacement);
     },
     AwaitExpression(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       if (!isSuspendable(nearestFunction(ancestors))) return; // top-level await in a module
@@ -213,7 +272,7 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
       for (let i = ancestors.length - 2; i >= 0 && ancestors[i]!.type === "LabeledStatement"; i--) {
         statement = ancestors[i]!;
       }
-      s.appendLeft(statement.start, `{${SUSPEND};`);
+      s.prependRight(statement.start, `{${SUSPEND};`);
       s.appendLeft(statement.end, "}");
     },
     CatchClause(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
@@ -267,8 +326,19 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
           // A directive ended by a line break rather than a semicolon: end it here.
           separator = source[statement.end - 1] === ";" ? "" : ";";
         }
-        s.appendLeft(insertAt, `${separator}${enter}try{`);
-        s.appendLeft(body.end - 1, leave);
+        s.appendLeft(insertAt, `${separator}${enter}`);
+        // The body now runs inside a try block, where function declarations are block-scoped.
+        // Where that would change their meaning, they move to the function's own level.
+        const hoisted = declarationsToHoist(fn, statements);
+        for (const declaration of hoisted) s.move(declaration.start, declaration.end, insertAt);
+        const first = statements.find((statement) => statement.start >= insertAt && !hoisted.has(statement));
+        // prependRight: after everything appended at the same place, inside the statement's own text.
+        if (first) {
+          s.prependRight(first.start, "try{");
+          s.prependRight(body.end - 1, leave);
+        } else {
+          s.prependRight(body.end - 1, `try{${leave}`);
+        }
       },
     } as never,
   );

@@ -36,3 +36,5 @@ export const DIRECT_EVAL = "__wardenDE";
 export const DIRECT_EVAL_ARGS = "__wardenDA";
 /** Every other reference to the global `eval`: the sandbox's indirect eval, which instruments its code. */
 export const INDIRECT_EVAL = "__wardenIE";
+/** Reads `eval` inside a `with` statement (through the with-object), giving the sandbox's eval for the engine's own. */
+export const WITH_EVAL = "__wardenWE";
