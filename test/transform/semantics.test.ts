@@ -178,6 +178,27 @@ out
 `,
   },
   {
+    name: "function declarations keep function-level meaning (same name as a var, a parameter, each other)",
+    source: `
+function f(){var x;return typeof x;function x(){return 7}}
+function g(a){ function a(){} return [typeof a, typeof arguments[0]] }
+function h(){ "use strict"; function d(){ return 1 } function d(){ return 2 } return d() }
+async function k(){ var y; for await (const z of [1]) {} return typeof y; function y(){} }
+function* gen(){ var w = 1; yield typeof w; function w(){} }
+k().then((ky) => [f(), g(1), h(), ky, [...gen()], String(f), String(k)])
+`,
+  },
+  {
+    name: "eval inside with reads the with-object's own eval",
+    source: `
+var o = { eval: () => "from object" }
+var out = []
+with (o) { out.push(eval(), typeof eval, eval === o.eval) }
+with ({}) { out.push(typeof eval, eval("1 + 1")) }
+out
+`,
+  },
+  {
     name: "generators and try/finally: return, throw, nested finally",
     source: `
 const log = []
