@@ -6,14 +6,23 @@ import type { PreparedSource } from "../transform/index.js";
 export interface GuestStatus {
   dead: { kind: LimitKind; limit: number; observed: number | undefined } | undefined;
   instructions: number;
+  /** Peak bytes of memory the guest held outside the engine's measured heap (V8: resizable ArrayBuffers). */
+  offHeapBytes: number;
 }
 
 /** Parses the prelude's `status()` string. */
 export function parseStatus(text: string): GuestStatus {
-  const [kind, limit, observed, instructions] = JSON.parse(text) as [LimitKind | null, number, number, number];
+  const [kind, limit, observed, instructions, offHeapBytes] = JSON.parse(text) as [
+    LimitKind | null,
+    number,
+    number,
+    number,
+    number | undefined,
+  ];
   return {
     dead: kind === null ? undefined : { kind, limit, observed: observed < 0 ? undefined : observed },
     instructions,
+    offHeapBytes: offHeapBytes ?? 0,
   };
 }
 

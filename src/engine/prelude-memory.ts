@@ -44,3 +44,108 @@ export const MEMORY_PRELUDE = String.raw`
     }
   }
 `;
+
+/**
+ * The prelude's accounting of resizable ArrayBuffers where the engine's own
+ * memory limit cannot see them (V8: their memory comes from the page
+ * allocator, not the heap the isolate's limit watches). A JavaScript source
+ * fragment spliced into the prelude's body after `kill`, `memoryLimit`,
+ * `apply` and `native`; it does nothing where the engine has no resizable
+ * buffers or counts them itself (QuickJS: they live in its metered heap, and
+ * its FinalizationRegistry has no `cleanupSome`).
+ *
+ * Every resizable buffer's committed bytes (its `byteLength`) are counted
+ * from creation and after every `resize`; a buffer's bytes come back when the
+ * garbage collector has freed it (a FinalizationRegistry). When a buffer would
+ * take the count past the memory limit, the registry's cleanup runs at once
+ * first (`cleanupSome`: the sandbox processes run with
+ * `--harmony-weak-refs-with-cleanup-some`; the method is taken here and
+ * removed from the guest's view), so buffers V8 already found dead are not
+ * held against the guest; if it is still over, the run ends with the memory
+ * error before the guest can touch the new memory. Buffers dropped but not
+ * yet collected still count: the count errs on the side of too much, never
+ * too little. The peak is reported with the run's status and added to the
+ * heap the engine measures.
+ *
+ * `ArrayBuffer` is wrapped in a Proxy (name, length, prototype, species,
+ * subclassing and `new.target` are the engine's own) and `resize` in a method
+ * that calls the engine's first, so argument coercion happens once, as raw.
+ */
+export const RESIZABLE_PRELUDE = String.raw`
+  const registryPrototype = typeof FinalizationRegistry === "function" ? FinalizationRegistry.prototype : undefined;
+  const cleanupSome = registryPrototype === undefined ? undefined : registryPrototype.cleanupSome;
+  if (registryPrototype !== undefined) delete registryPrototype.cleanupSome;
+  let offHeapBytes = 0;
+  let offHeapPeak = 0;
+  {
+    const ArrayBufferCtor = ArrayBuffer;
+    const bufferPrototype = ArrayBufferCtor.prototype;
+    const describe = Object.getOwnPropertyDescriptor;
+    const define = Object.defineProperty;
+    const resizeSlot = describe(bufferPrototype, "resize");
+    const resizableGetter = describe(bufferPrototype, "resizable");
+    if (typeof cleanupSome === "function" && resizeSlot && resizableGetter) {
+      const realResize = resizeSlot.value;
+      const isResizable = resizableGetter.get;
+      const byteLengthGetter = describe(bufferPrototype, "byteLength").get;
+      const construct = Reflect.construct;
+      const records = new WeakMap();
+      const recordOf = WeakMap.prototype.get;
+      const remember = WeakMap.prototype.set;
+      const registry = new FinalizationRegistry((record) => {
+        offHeapBytes -= record.bytes;
+      });
+      const register = FinalizationRegistry.prototype.register;
+      // Before the count moves from "was" to "now" bytes for one buffer.
+      const admit = (was, now) => {
+        if (now <= was) return;
+        if (memoryLimit > 0 && offHeapBytes - was + now > memoryLimit) {
+          apply(cleanupSome, registry, []);
+          if (offHeapBytes - was + now > memoryLimit) kill("memory", memoryLimit, offHeapBytes - was + now);
+        }
+      };
+      const account = (record, now) => {
+        offHeapBytes += now - record.bytes;
+        record.bytes = now;
+        if (offHeapBytes > offHeapPeak) offHeapPeak = offHeapBytes;
+      };
+      const counted = new Proxy(ArrayBufferCtor, {
+        construct(target, args, newTarget) {
+          const buffer = construct(target, args, newTarget);
+          if (apply(isResizable, buffer, [])) {
+            const bytes = apply(byteLengthGetter, buffer, []);
+            admit(0, bytes);
+            const record = { bytes: 0 };
+            account(record, bytes);
+            apply(remember, records, [buffer, record]);
+            apply(register, registry, [buffer, record]);
+          }
+          return buffer;
+        },
+      });
+      const resize = native(
+        {
+          resize(newLength) {
+            const record = apply(recordOf, records, [this]);
+            const result = apply(realResize, this, [newLength]);
+            if (record !== undefined) {
+              const now = apply(byteLengthGetter, this, []);
+              admit(record.bytes, now);
+              account(record, now);
+            }
+            return result;
+          },
+        }.resize,
+        "resize",
+      );
+      resizeSlot.value = resize;
+      define(bufferPrototype, "resize", resizeSlot);
+      const constructorSlot = describe(bufferPrototype, "constructor");
+      constructorSlot.value = counted;
+      define(bufferPrototype, "constructor", constructorSlot);
+      const globalSlot = describe(globalThis, "ArrayBuffer");
+      globalSlot.value = counted;
+      define(globalThis, "ArrayBuffer", globalSlot);
+    }
+  }
+`;

@@ -1,5 +1,5 @@
 import type { LimitValues } from "../limits/index.js";
-import { MEMORY_PRELUDE } from "./prelude-memory.js";
+import { MEMORY_PRELUDE, RESIZABLE_PRELUDE } from "./prelude-memory.js";
 import { RESERVED_PREFIX } from "../transform/names.js";
 
 /**
@@ -192,6 +192,7 @@ ${MEMORY_PRELUDE}
     apply(weakMapSet, natives, [fn, apply(stringReplace, nativeSource, ["freeze", name])]);
     return fn;
   };
+${RESIZABLE_PRELUDE}
 
   const makeConsole = () => {
     const method = (level) =>
@@ -304,7 +305,7 @@ ${MEMORY_PRELUDE}
     (__wardenDead === null
       ? "null,0,0"
       : '"' + __wardenDead.kind + '",' + __wardenDead.limit + "," + (__wardenDead.observed === undefined ? -1 : __wardenDead.observed)) +
-    "," + used() + "]";
+    "," + used() + "," + offHeapPeak + "]";
 
   const finish = (value) => then(promiseResolve(value), (settled) => {
     const json = serialise(settled);
@@ -356,7 +357,13 @@ const __wardenDE = __wardenP.directEval;
 const __wardenDA = __wardenP.directEvalArgs;
 const __wardenIE = __wardenP.indirectEval;
 const __wardenWE = __wardenP.withEval;
-const __wardenImport = (specifier) =>
-  Promise.reject(new Error("import() is not available in the sandbox (requested " + String(specifier) + ")"));
+// Like import(): the specifier is made a string first, and whatever fails rejects the promise.
+const __wardenImport = (specifier) => {
+  try {
+    return Promise.reject(new Error("import() is not available in the sandbox (requested " + ${"`${specifier}`"} + ")"));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+};
 __wardenP;
 `;

@@ -4,6 +4,7 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
+import vm from "node:vm";
 import { getQuickJS } from "quickjs-emscripten";
 import type { Runtime } from "../../src/index.js";
 import { TEST_ENGINES, testRuntime, value, limitHit, scriptError } from "../helpers/runtime.js";
@@ -137,8 +138,11 @@ function rssOf(pid: number): number {
 
 for (const engine of TEST_ENGINES) {
   const quickjs = engine === "quickjs";
-  /** Resizable ArrayBuffers stay on where the engine can count them: QuickJS allocates them in its metered heap. */
-  const resizable = quickjs;
+  /**
+   * Resizable ArrayBuffers are on and counted on both engines: QuickJS allocates them in its
+   * metered heap; on V8 the prelude counts them (prelude-memory.ts).
+   */
+  const resizable = true;
 
   describe(`memory paths [${engine}]`, () => {
     let runtime: Runtime;
@@ -188,7 +192,10 @@ for (const engine of TEST_ENGINES) {
           assert.equal(result.value, HELD);
           const peak = result.usage.peakMemoryBytes;
           assert.ok(peak >= HELD - (quickjs ? QUICKJS_RESERVE : 0), `peak ${peak} < held ${HELD}`);
-          assert.ok(peak <= LIMIT, `peak ${peak} > limit ${LIMIT}`);
+          // On V8 a resizable buffer's bytes are added to the heap figure, which can still hold garbage
+          // of earlier runs in the same pooled isolate (docs/engines.md): bounded, not exact.
+          const bound = !quickjs && name === "resizableArrayBuffer" ? 2 * LIMIT : LIMIT;
+          assert.ok(peak <= bound, `peak ${peak} > ${bound}`);
         });
       }
     });
@@ -285,36 +292,35 @@ for (const engine of TEST_ENGINES) {
           "TypeError",
         ]);
       });
-
-      if (!resizable) {
-        test("resizable ArrayBuffer (V8): options ignored, no resize, resizable or maxByteLength", async () => {
-          const shape = await value(
-            runtime,
-            "const b = new ArrayBuffer(8, { maxByteLength: 2 ** 30 });\n" +
-              "[b.byteLength, b.resizable, b.maxByteLength, typeof b.resize,\n" +
-              " ['resize', 'resizable', 'maxByteLength', 'transfer'].filter((k) => k in ArrayBuffer.prototype)]",
-          );
-          assert.deepEqual(shape, [8, null, null, "undefined", []]);
-          for (const name of ["resizableArrayBuffer", "typedArrayOverResizableArrayBuffer"] as const) {
-            const error = await scriptError(runtime, BOMBS[name]);
-            assert.equal(error.guestName, "TypeError", name);
-          }
-        });
-      }
     });
 
     if (resizable) {
       test("typed arrays and DataViews over resizable buffers behave as on the raw engine", async () => {
-        const QuickJS = await getQuickJS();
-        const raw = QuickJS.newContext();
         let expected: unknown;
-        try {
-          expected = raw.unwrapResult(raw.evalCode(RESIZABLE_TYPED_ARRAYS)).consume((h) => raw.dump(h));
-        } finally {
-          raw.dispose();
+        if (quickjs) {
+          const QuickJS = await getQuickJS();
+          const raw = QuickJS.newContext();
+          try {
+            expected = raw.unwrapResult(raw.evalCode(RESIZABLE_TYPED_ARRAYS)).consume((h) => raw.dump(h));
+          } finally {
+            raw.dispose();
+          }
+        } else {
+          // The host's own V8 is the raw engine here.
+          expected = vm.runInNewContext(RESIZABLE_TYPED_ARRAYS);
         }
         assert.equal(await value(runtime, RESIZABLE_TYPED_ARRAYS), expected);
         assert.match(String(expected), /MyBigInt64Array/);
+      });
+
+      test("the accounting's own tools stay out of the guest's view", async () => {
+        assert.deepEqual(
+          await value(
+            runtime,
+            "[typeof gc, 'cleanupSome' in FinalizationRegistry.prototype, String(ArrayBuffer.prototype.resize) === String(Math.max).replace('max', 'resize'), ArrayBuffer.name, ArrayBuffer.length, Object.getPrototypeOf(new ArrayBuffer(1)).constructor === ArrayBuffer]",
+          ),
+          ["undefined", false, true, "ArrayBuffer", 1, true],
+        );
       });
     }
 

@@ -189,6 +189,10 @@ k().then((ky) => [f(), g(1), h(), ky, [...gen()], String(f), String(k)])
 `,
   },
   {
+    name: "import() turns its specifier into a string first, and a failure rejects",
+    source: `import({ toString() { throw "custom" } }).then(() => "resolved", (e) => e)`,
+  },
+  {
     name: "eval inside with reads the with-object's own eval",
     source: `
 var o = { eval: () => "from object" }

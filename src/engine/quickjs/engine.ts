@@ -221,7 +221,7 @@ export class QuickJSEngine implements Engine {
       return { ok: false, error: this.explainLoss(outcome), usage };
     }
     this.pool.release(worker);
-    let status: GuestStatus = { dead: undefined, instructions: 0 };
+    let status: GuestStatus = { dead: undefined, instructions: 0, offHeapBytes: 0 };
     const result = await this.explain(
       outcome.result,
       prepared,

@@ -116,7 +116,7 @@ export class IsolateEngine implements Engine {
       sandbox.dispose();
     };
     request.signal?.addEventListener("abort", onAbort, { once: true });
-    let status: GuestStatus = { dead: undefined, instructions: 0 };
+    let status: GuestStatus = { dead: undefined, instructions: 0, offHeapBytes: 0 };
     let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
     try {
       context = await sandbox.takeContext();
@@ -153,8 +153,12 @@ export class IsolateEngine implements Engine {
     };
     if (sandbox.alive) {
       try {
-        usage.peakMemoryBytes = await this.heapInUse(sandbox);
-        const over = !sandbox.alive || usage.peakMemoryBytes > sandbox.memoryMb * 2 ** 20;
+        const heap = await this.heapInUse(sandbox);
+        // Resizable ArrayBuffers live outside the heap the isolate measures; the prelude counts them
+        // against the limit as they grow (the heap figure can hold garbage, so the two are not summed
+        // for the check) and reports their peak.
+        usage.peakMemoryBytes = heap + status.offHeapBytes;
+        const over = !sandbox.alive || heap > sandbox.memoryMb * 2 ** 20;
         if (limits.memoryBytes > 0 && over && outcome.ok) {
           // V8 raised the heap limit for one big allocation (near-heap-limit callback) and no
           // garbage collection came after it to stop the run: the run did exceed its memory.
