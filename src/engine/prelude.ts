@@ -278,6 +278,27 @@ ${RESIZABLE_PRELUDE}
   replaceConstructor("async", getPrototypeOf(async function () {}).constructor, "AsyncFunction", SandboxFunction);
   replaceConstructor("asyncGenerator", getPrototypeOf(async function* () {}).constructor, "AsyncGeneratorFunction", SandboxFunction);
 
+  // The object of a guest's with statement, seen through a Proxy that answers "not here" for the
+  // sandbox's reserved names and forwards everything else to the object itself (getters and
+  // setters see the object as their receiver). Unqualified calls of the object's methods inside
+  // the with body get the proxy as their this: a documented difference.
+  const ProxyCtor = Proxy;
+  const ObjectCtor = Object;
+  const reflectHas = Reflect.has;
+  const reflectGet = Reflect.get;
+  const reflectSet = Reflect.set;
+  const startsWith = String.prototype.startsWith;
+  const withScope = (value) => {
+    if (value === null || value === undefined) return value; // the engine throws its own TypeError
+    const target = ObjectCtor(value);
+    const proxy = new ProxyCtor(target, {
+      has: (object, key) => (typeof key === "string" && apply(startsWith, key, ["${RESERVED_PREFIX}"]) ? false : reflectHas(object, key)),
+      get: (object, key, receiver) => reflectGet(object, key, receiver === proxy ? object : receiver),
+      set: (object, key, newValue, receiver) => reflectSet(object, key, newValue, receiver === proxy ? object : receiver),
+    });
+    return proxy;
+  };
+
   // A guest function's source is shown as the guest wrote it, without the instrumentation.
   const toString = native(
     {
@@ -336,6 +357,7 @@ ${RESIZABLE_PRELUDE}
     directEval,
     directEvalArgs,
     indirectEval,
+    withScope,
     withEval: (read) => {
       const value = read();
       return value === realEval ? indirectEval : value;
@@ -357,6 +379,7 @@ const __wardenDE = __wardenP.directEval;
 const __wardenDA = __wardenP.directEvalArgs;
 const __wardenIE = __wardenP.indirectEval;
 const __wardenWE = __wardenP.withEval;
+const __wardenWS = __wardenP.withScope;
 // Like import(): the specifier is made a string first, and whatever fails rejects the promise.
 const __wardenImport = (specifier) => {
   try {

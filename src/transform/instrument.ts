@@ -18,6 +18,7 @@ import {
   TEMP,
   TRIP,
   WITH_EVAL,
+  WITH_SCOPE,
 } from "./names.js";
 import { parseEvalCode, parseProgram, type AnyNode, type SourceKind } from "./parse.js";
 import { ReverseMap } from "./reverse.js";
@@ -293,6 +294,13 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
         );
         s.appendLeft(body.end, "}");
       }
+    },
+    WithStatement(node: AnyNode) {
+      // Inside `with`, every identifier is looked up on the object first: the instrumentation's
+      // own names must never resolve there (a guest object could answer for them).
+      const object = node["object"] as AnyNode;
+      s.appendLeft(object.start, `${WITH_SCOPE}(`);
+      s.appendLeft(object.end, ")");
     },
     TryStatement(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       const finalizer = node["finalizer"] as AnyNode | null;

@@ -38,3 +38,5 @@ export const DIRECT_EVAL_ARGS = "__wardenDA";
 export const INDIRECT_EVAL = "__wardenIE";
 /** Reads `eval` inside a `with` statement (through the with-object), giving the sandbox's eval for the engine's own. */
 export const WITH_EVAL = "__wardenWE";
+/** Wraps the object of a `with` statement so that no name with the reserved prefix resolves through it. */
+export const WITH_SCOPE = "__wardenWS";

@@ -230,6 +230,27 @@ for (const engine of TEST_ENGINES) {
         );
       });
 
+      test("with cannot lend the instrumentation's names to the guest", async () => {
+        const limits = { limits: { maxInstructions: 100_000, timeoutMs: 5_000 } };
+        await limitHit(
+          runtime,
+          "instructions",
+          "const o = {}; o['__war' + 'denF'] = 1e15; with (o) { for (;;) {} }",
+          limits,
+        );
+        await limitHit(
+          runtime,
+          "instructions",
+          "with (new Proxy({}, { has: () => true, get: () => () => {} })) { try { for (;;) {} } catch (e) {} } 'escaped'",
+          limits,
+        );
+        await limitHit(
+          runtime,
+          "recursion",
+          "const o = { ['__war' + 'denM']: 1e9 }; with (o) { (function f() { f() })() }",
+        );
+      });
+
       test("reserved instrumentation names cannot be touched, even through eval", async () => {
         for (const attempt of [
           "eval('__wardenF = 1e9')",

@@ -222,18 +222,11 @@ const SNIPPETS: readonly Snippet[] = [
     source: "function f() {} [Object.getOwnPropertyNames(f).sort(), Object.getOwnPropertyNames(() => 1).sort()]",
   },
   {
-    // The instrumentation's own counters are looked up by name, so inside `with` they
-    // resolve through the with-object first. An object whose `has` says yes to every
-    // name receives them as properties (raw: `[]`; Warden: `["__wardenD","__wardenF"]`).
-    // The same lookup lets a guest escape the instruction and depth limits:
-    //   const o = {}; o["__war" + "denF"] = 1e15; with (o) { for (;;) {} }   // unmetered
+    // Inside `with`, names are looked up on the object first; the instrumentation's own
+    // names must never resolve there (hostile.test.ts checks the limits hold too).
     name: "with-has-everything",
     source:
       "const seen = {}; with (new Proxy(seen, { has: () => true })) { (function () {})(); for (let i = 0; i < 2; i++) {} } Object.keys(seen)",
-    known: {
-      engines: ["v8", "quickjs"],
-      cause: "inside `with`, the instrumentation's counters resolve through the with-object",
-    },
   },
   {
     // Raw QuickJS builds a function's source by concatenating the parameter and body
