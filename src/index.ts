@@ -5,6 +5,7 @@
 export * from "./errors/index.js";
 export * from "./limits/index.js";
 export * from "./bulkhead/index.js";
+export * from "./datastore/index.js";
 export { parseDuration, parseSize, formatSize, formatDuration } from "./units/index.js";
 export { VERSION } from "./version.js";
 export * from "./runtime/index.js";
