@@ -222,8 +222,11 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
       const first = args[0];
       if (!first) return;
       if (args.some((arg) => arg.type === "SpreadElement")) {
+        // V8 makes `eval(...a)` (one spread alone) an indirect eval and any other spread call a
+        // direct one: keep the shape, so each engine decides as it would raw.
+        const alone = args.length === 1;
         s.appendLeft(first.start, `...${DIRECT_EVAL_ARGS}([`);
-        s.appendLeft(args.at(-1)!.end, "])");
+        s.appendLeft(args.at(-1)!.end, alone ? "])" : "]),void 0");
       } else {
         s.appendLeft(first.start, `${DIRECT_EVAL}(`);
         s.appendLeft(first.end, ")");

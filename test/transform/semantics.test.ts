@@ -246,6 +246,8 @@ out.push(new C().m())
 function nt() { return eval("new.target") === nt }
 out.push(new nt() instanceof nt, eval("this") === globalThis, eval(1), eval(), eval("1;;"))
 out.push(eval(...["1 + 1", "ignored"]))
+function spreads() { var x = "local"; eval(...[], "x = 'spread then argument'"); const a = x; eval(...["x = 'spread alone'"]); return [a, x] }
+out.push(spreads())
 try { eval("let x = ;") } catch (e) { out.push(e.constructor.name) }
 out.push(typeof eval, eval.name, eval.length, eval === globalThis.eval, Object.keys(globalThis).includes("eval"))
 out
