@@ -288,13 +288,19 @@ ${RESIZABLE_PRELUDE}
   const reflectGet = Reflect.get;
   const reflectSet = Reflect.set;
   const startsWith = String.prototype.startsWith;
+  const reflectDelete = Reflect.deleteProperty;
+  const objectCreate = Object.create;
   const withScope = (value) => {
     if (value === null || value === undefined) return value; // the engine throws its own TypeError
-    const target = ObjectCtor(value);
-    const proxy = new ProxyCtor(target, {
-      has: (object, key) => (typeof key === "string" && apply(startsWith, key, ["${RESERVED_PREFIX}"]) ? false : reflectHas(object, key)),
-      get: (object, key, receiver) => reflectGet(object, key, receiver === proxy ? object : receiver),
-      set: (object, key, newValue, receiver) => reflectSet(object, key, newValue, receiver === proxy ? object : receiver),
+    const object = ObjectCtor(value);
+    // The proxy's own target is an empty object: the engine's checks of a proxy's answers then
+    // look at that, never at the guest's object (whose traps, if it is a proxy, see only the
+    // operations the with statement itself makes).
+    const proxy = new ProxyCtor(objectCreate(null), {
+      has: (_, key) => (typeof key === "string" && apply(startsWith, key, ["${RESERVED_PREFIX}"]) ? false : reflectHas(object, key)),
+      get: (_, key, receiver) => reflectGet(object, key, receiver === proxy ? object : receiver),
+      set: (_, key, newValue, receiver) => reflectSet(object, key, newValue, receiver === proxy ? object : receiver),
+      deleteProperty: (_, key) => reflectDelete(object, key),
     });
     return proxy;
   };

@@ -302,8 +302,8 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
       // Inside `with`, every identifier is looked up on the object first: the instrumentation's
       // own names must never resolve there (a guest object could answer for them).
       const object = node["object"] as AnyNode;
-      s.appendLeft(object.start, `${WITH_SCOPE}(`);
-      s.appendLeft(object.end, ")");
+      s.appendLeft(object.start, `${WITH_SCOPE}((`);
+      s.appendLeft(object.end, "))");
     },
     TryStatement(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       const finalizer = node["finalizer"] as AnyNode | null;
