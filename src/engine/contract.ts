@@ -26,6 +26,35 @@ export interface Usage {
   peakMemoryBytes: number;
 }
 
+/** The usage of a run that never reached its sandbox (a new object each time: results are the caller's). */
+export function emptyUsage(): Usage {
+  return { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
+}
+
+/** Options shared by every engine. */
+export interface EngineOptions {
+  /**
+   * How many sandboxes run guests side by side (V8: sandbox processes; QuickJS: worker threads).
+   * @default v8: up to 2; quickjs: the number of CPUs
+   */
+  poolSize?: number;
+}
+
+/**
+ * Wraps a warning callback so that each budget warns at most once per run
+ * (the watchdog, the prelude and the end-of-run memory check may all notice).
+ */
+export function warnOncePerBudget(
+  onWarning: (budget: WarningBudget, fraction: number) => void,
+): (budget: WarningBudget, fraction: number) => void {
+  const warned = new Set<WarningBudget>();
+  return (budget, fraction) => {
+    if (warned.has(budget)) return;
+    warned.add(budget);
+    onWarning(budget, fraction);
+  };
+}
+
 /** One run, as the runtime hands it to an engine. */
 export interface EngineRunRequest {
   /** Instrumented source. */

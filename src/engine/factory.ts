@@ -1,14 +1,7 @@
 import { ConfigError } from "../errors/index.js";
-import { ENGINE_NAMES, type Engine, type EngineName } from "./contract.js";
+import { ENGINE_NAMES, type Engine, type EngineName, type EngineOptions } from "./contract.js";
 
-/** Options shared by every engine. */
-export interface EngineOptions {
-  /**
-   * How many sandboxes run guests side by side (V8: sandbox processes; QuickJS: worker threads).
-   * @default v8: up to 2; quickjs: the number of CPUs
-   */
-  poolSize?: number;
-}
+export type { EngineOptions } from "./contract.js";
 
 /** Creates an engine by name; engines load lazily so that one missing native module does not break the other. */
 export async function createEngine(name: string, options: EngineOptions = {}): Promise<Engine> {

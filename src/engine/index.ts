@@ -1,5 +1,6 @@
 export {
   ENGINE_NAMES,
+  emptyUsage,
   type Engine,
   type EngineName,
   type EngineRunRequest,

@@ -9,6 +9,7 @@ import {
 } from "../errors/index.js";
 import { overrideLimits, resolveLimits, type LimitOptions, type ResolvedLimits } from "../limits/index.js";
 import {
+  emptyUsage,
   createEngine,
   type ConsoleLevel,
   type Engine,
@@ -79,8 +80,6 @@ export interface RuntimeEvents {
   console: [{ level: ConsoleLevel; text: string; filename: string }];
 }
 
-const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
-
 const BUDGET_LIMIT: Record<WarningBudget, "timeoutMs" | "cpuTimeMs" | "maxInstructions" | "memoryBytes"> = {
   timeout: "timeoutMs",
   cpu: "cpuTimeMs",
@@ -127,7 +126,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const filename = options.filename ?? "guest.js";
     const limits = overrideLimits(this.limits, options.limits).values;
     if (options.signal?.aborted)
-      return { ok: false, error: new AbortedError("the run was aborted before it started"), usage: EMPTY_USAGE };
+      return { ok: false, error: new AbortedError("the run was aborted before it started"), usage: emptyUsage() };
     let inputJson: string | undefined;
     let prepared;
     try {
@@ -138,7 +137,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const typed = isWardenError(error)
         ? error
         : new EngineError("the source could not be prepared", { cause: error });
-      return { ok: false, error: typed, usage: EMPTY_USAGE };
+      return { ok: false, error: typed, usage: emptyUsage() };
     }
     const onConsole = (level: ConsoleLevel, text: string) => {
       options.onConsole?.(level, text);

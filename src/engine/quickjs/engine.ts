@@ -10,8 +10,16 @@ import {
 } from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
 import type { PreparedSource } from "../../transform/index.js";
-import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
-import type { EngineOptions } from "../factory.js";
+import {
+  emptyUsage,
+  warnOncePerBudget,
+  type Engine,
+  type EngineRunOutcome,
+  type EngineRunRequest,
+  type Usage,
+  type WarningBudget,
+} from "../contract.js";
+import type { EngineOptions } from "../contract.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
@@ -56,8 +64,6 @@ export const WORKER_STACK_MB = 256;
  * the budget itself, but QuickJS cannot interrupt one long native call).
  */
 export const BACKSTOP_GRACE_MS = 100;
-
-const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
 
 const backstop = (budget: number) => (budget > 0 ? budget + BACKSTOP_GRACE_MS : budget);
 
@@ -138,17 +144,12 @@ export class QuickJSEngine implements Engine {
       worker = await this.acquire(signal);
     } catch (error) {
       const failure = isWardenError(error) ? error : new EngineError(String(error), { cause: error });
-      return { ok: false, error: failure, usage: EMPTY_USAGE };
+      return { ok: false, error: failure, usage: emptyUsage() };
     }
-    if (worker === "aborted") return { ok: false, error: aborted(signal), usage: EMPTY_USAGE };
+    if (worker === "aborted") return { ok: false, error: aborted(signal), usage: emptyUsage() };
     const memoryConfigured = limits.memoryBytes > 0;
     const memoryBytes = memoryConfigured ? Math.min(limits.memoryBytes, HEAP_CEILING_BYTES) : HEAP_CEILING_BYTES;
-    const warned = new Set<WarningBudget>();
-    const warn = (budget: WarningBudget, fraction: number) => {
-      if (warned.has(budget)) return;
-      warned.add(budget);
-      request.onWarning(budget, fraction);
-    };
+    const warn = warnOncePerBudget(request.onWarning);
     const running = worker.run(
       {
         code: prepared.code,
@@ -202,7 +203,7 @@ export class QuickJSEngine implements Engine {
     if (signal?.aborted) {
       if (outcome.type === "done") this.pool.release(worker);
       else this.pool.discard(worker);
-      const usage = { ...EMPTY_USAGE, wallMs: watchdog.elapsedMs() };
+      const usage = { ...emptyUsage(), wallMs: watchdog.elapsedMs() };
       if (outcome.type === "done") Object.assign(usage, outcome.usage);
       return { ok: false, error: aborted(signal), usage };
     }
@@ -217,7 +218,7 @@ export class QuickJSEngine implements Engine {
     }
     if (outcome.type !== "done") {
       this.pool.discard(worker);
-      const usage = { ...EMPTY_USAGE, wallMs: watchdog.elapsedMs() };
+      const usage = { ...emptyUsage(), wallMs: watchdog.elapsedMs() };
       return { ok: false, error: this.explainLoss(outcome), usage };
     }
     this.pool.release(worker);

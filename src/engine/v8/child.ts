@@ -9,14 +9,13 @@
 import { prepareSource } from "../../transform/index.js";
 import { isWardenError } from "../../errors/index.js";
 import { abandonedIsolateCount } from "../abandoned.js";
-import type { Usage } from "../contract.js";
+import { emptyUsage } from "../contract.js";
 import { assertSandboxFlags } from "./flags.js";
 import { IsolateEngine } from "./isolate-engine.js";
 import { toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
 
 // Never run guests with memory the isolate's limit cannot see: without the flags, fail to start.
 assertSandboxFlags();
-const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
 // One warm isolate per memory limit: the host spreads concurrent runs over processes.
 const engine = new IsolateEngine({ poolSize: 1 });
 const aborts = new Map<number, AbortController>();
@@ -48,7 +47,7 @@ async function run(message: RunMessage): Promise<void> {
     const wire = isWardenError(error)
       ? toWire(error)
       : { family: "engine" as const, message: String((error as Error)?.message ?? error) };
-    send({ type: "result", id: message.id, ok: false, error: wire, usage: EMPTY_USAGE });
+    send({ type: "result", id: message.id, ok: false, error: wire, usage: emptyUsage() });
   } finally {
     aborts.delete(message.id);
     if (!retired && abandonedIsolateCount() > 0) {

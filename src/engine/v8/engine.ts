@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { EngineError, LimitExceededError, AbortedError } from "../../errors/index.js";
-import type { Engine, EngineRunOutcome, EngineRunRequest, Usage } from "../contract.js";
+import { emptyUsage, type Engine, type EngineRunOutcome, type EngineRunRequest } from "../contract.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
 import { fromWire, type ChildMessage, type HostMessage } from "./wire.js";
 
@@ -15,7 +15,6 @@ export interface V8EngineOptions {
   poolSize?: number;
 }
 
-const EMPTY_USAGE: Usage = { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 };
 /** How long past its timeout a run may go unanswered before its process is ended. */
 const BACKSTOP_GRACE_MS = 2000;
 /** How long an aborted run may go unanswered before its process is ended. */
@@ -127,7 +126,7 @@ class SandboxProcess {
           this.settle(id, {
             ok: false,
             error: new LimitExceededError({ kind: "timeout", limit: limits.timeoutMs }),
-            usage: EMPTY_USAGE,
+            usage: emptyUsage(),
           });
           this.kill();
         }, limits.timeoutMs + BACKSTOP_GRACE_MS);
@@ -147,7 +146,7 @@ class SandboxProcess {
           this.settle(id, {
             ok: false,
             error: new EngineError(`the V8 sandbox process is gone: ${error.message}`),
-            usage: EMPTY_USAGE,
+            usage: emptyUsage(),
           });
       });
     });
@@ -158,7 +157,7 @@ class SandboxProcess {
     this.child.send({ type: "abort", id } satisfies HostMessage, () => {});
     setTimeout(() => {
       if (!this.pending.has(id)) return;
-      this.settle(id, { ok: false, error: new AbortedError("the run was aborted"), usage: EMPTY_USAGE });
+      this.settle(id, { ok: false, error: new AbortedError("the run was aborted"), usage: emptyUsage() });
       this.kill();
     }, ABORT_GRACE_MS).unref();
   }
@@ -174,7 +173,7 @@ class SandboxProcess {
     const error = new EngineError(
       `the V8 sandbox process ended unexpectedly (${signal ?? `exit ${code}`}); it was replaced`,
     );
-    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error, usage: EMPTY_USAGE });
+    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error, usage: emptyUsage() });
     this.onGone(this);
   }
 }
@@ -237,7 +236,7 @@ export class V8Engine implements Engine {
     try {
       await sandbox.ready;
     } catch (error) {
-      return { ok: false, error: error as EngineError, usage: EMPTY_USAGE };
+      return { ok: false, error: error as EngineError, usage: emptyUsage() };
     }
     const id = this.nextId++;
     const onAbort = () => sandbox.abort(id);

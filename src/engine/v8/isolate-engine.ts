@@ -3,7 +3,13 @@ import type ivm from "isolated-vm";
 import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
 import { GuestCode } from "../codegen.js";
-import type { Engine, EngineRunOutcome, EngineRunRequest, Usage, WarningBudget } from "../contract.js";
+import {
+  warnOncePerBudget,
+  type Engine,
+  type EngineRunOutcome,
+  type EngineRunRequest,
+  type Usage,
+} from "../contract.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
@@ -95,12 +101,7 @@ export class IsolateEngine implements Engine {
     let lastCpuMs = 0;
     let context: PreparedContext | undefined;
     let killed: WatchdogTrip | undefined;
-    const warned = new Set<WarningBudget>();
-    const warn = (budget: WarningBudget, fraction: number) => {
-      if (warned.has(budget)) return;
-      warned.add(budget);
-      request.onWarning(budget, fraction);
-    };
+    const warn = warnOncePerBudget(request.onWarning);
     const watchdog = new Watchdog(limits, {
       cpuMs: () => (lastCpuMs = cpuMs()),
       kill: (trip) => {
