@@ -1,6 +1,32 @@
 import type { LimitValues } from "../limits/index.js";
 import { MEMORY_PRELUDE, RESIZABLE_PRELUDE } from "./prelude-memory.js";
-import { RESERVED_PREFIX } from "../transform/names.js";
+import { names } from "../transform/index.js";
+
+const {
+  BOOT,
+  CATCH,
+  DEAD,
+  DEPTH,
+  DIRECT_EVAL,
+  DIRECT_EVAL_ARGS,
+  DYNAMIC_IMPORT,
+  FINALLY,
+  FINISH,
+  FUEL,
+  HOST_COMPILE,
+  HOST_LOG,
+  HOST_ORIGINAL,
+  HOST_WARN,
+  INDIRECT_EVAL,
+  MAX_DEPTH,
+  PRELUDE_API,
+  RESERVED_PREFIX,
+  RUN_CONFIG,
+  SEGMENT_MAX,
+  TRIP,
+  WITH_EVAL,
+  WITH_SCOPE,
+} = names;
 
 /**
  * The guest-side half of every limit, as JavaScript source run once in each
@@ -49,25 +75,25 @@ export function preludeRunConfig(
 export const PRELUDE_FILENAME = "<anonymous>";
 
 export const PRELUDE_SOURCE = String.raw`
-const __wardenSegmentMax = 1073741823;
-let __wardenD = 0;
-let __wardenM = __wardenSegmentMax;
-let __wardenF = __wardenSegmentMax;
-let __wardenDead = null;
+const ${SEGMENT_MAX} = 1073741823;
+let ${DEPTH} = 0;
+let ${MAX_DEPTH} = ${SEGMENT_MAX};
+let ${FUEL} = ${SEGMENT_MAX};
+let ${DEAD} = null;
 // The engine's own eval, as a global lexical binding: guest code reaches it only as the callee of a
 // direct eval, whose code the transform instruments first (every other reference to the name is
 // rewritten to the sandbox's indirect eval). Declared in sloppy code, the only place the name can be bound.
 let eval = globalThis.eval;
-const __wardenP = (() => {
+const ${PRELUDE_API} = (() => {
   "use strict";
-  const hostLog = globalThis.__wardenLog;
-  const hostWarn = globalThis.__wardenWarn;
-  const hostCompile = globalThis.__wardenCompile;
-  const hostOriginal = globalThis.__wardenOriginal;
-  delete globalThis.__wardenLog;
-  delete globalThis.__wardenWarn;
-  delete globalThis.__wardenCompile;
-  delete globalThis.__wardenOriginal;
+  const hostLog = globalThis.${HOST_LOG};
+  const hostWarn = globalThis.${HOST_WARN};
+  const hostCompile = globalThis.${HOST_COMPILE};
+  const hostOriginal = globalThis.${HOST_ORIGINAL};
+  delete globalThis.${HOST_LOG};
+  delete globalThis.${HOST_WARN};
+  delete globalThis.${HOST_COMPILE};
+  delete globalThis.${HOST_ORIGINAL};
   const stringify = JSON.stringify;
   const parseJson = JSON.parse;
   const RangeErrorCtor = RangeError;
@@ -98,7 +124,7 @@ const __wardenP = (() => {
   let fuelWarnAt = 0;
   let fuelWarned = false;
   let spent = 0;
-  let segment = __wardenSegmentMax;
+  let segment = ${SEGMENT_MAX};
   let valueLimit = 0;
   let memoryLimit = 0;
   let codegen = true;
@@ -114,33 +140,33 @@ const __wardenP = (() => {
 
   let finalUsed = -1;
   const kill = (kind, limit, observed) => {
-    if (__wardenDead === null) {
+    if (${DEAD} === null) {
       finalUsed = used();
-      __wardenDead = new LimitSignal(kind, limit, observed);
+      ${DEAD} = new LimitSignal(kind, limit, observed);
     }
     // Every later call, loop iteration, catch and finally trips again.
-    __wardenM = -1;
-    __wardenF = -__wardenSegmentMax;
-    throw __wardenDead;
+    ${MAX_DEPTH} = -1;
+    ${FUEL} = -${SEGMENT_MAX};
+    throw ${DEAD};
   };
 
-  const used = () => (finalUsed >= 0 ? finalUsed : spent + (segment - __wardenF));
+  const used = () => (finalUsed >= 0 ? finalUsed : spent + (segment - ${FUEL}));
 
   const nextSegment = () => {
-    let next = __wardenSegmentMax;
+    let next = ${SEGMENT_MAX};
     if (fuelLimit > 0) next = Math.min(next, fuelLimit - spent);
     if (fuelWarnAt > 0 && !fuelWarned && fuelWarnAt > spent) next = Math.min(next, fuelWarnAt - spent);
     segment = next < 0 ? 0 : next;
-    __wardenF = segment;
+    ${FUEL} = segment;
   };
 
   const trip = () => {
-    if (__wardenDead !== null) throw __wardenDead;
-    if (__wardenD > __wardenM) kill("recursion", depthLimit > 0 ? depthLimit : __wardenD, __wardenD);
-    if (__wardenF < 0) {
+    if (${DEAD} !== null) throw ${DEAD};
+    if (${DEPTH} > ${MAX_DEPTH}) kill("recursion", depthLimit > 0 ? depthLimit : ${DEPTH}, ${DEPTH});
+    if (${FUEL} < 0) {
       spent = spent + segment + 1;
       segment = 0;
-      __wardenF = 0;
+      ${FUEL} = 0;
       if (fuelLimit > 0 && spent > fuelLimit) kill("instructions", fuelLimit, spent);
       if (fuelWarnAt > 0 && !fuelWarned && spent > fuelWarnAt) {
         fuelWarned = true;
@@ -151,14 +177,14 @@ const __wardenP = (() => {
   };
 
   const convert = (error) => {
-    if (__wardenDead !== null) throw __wardenDead;
+    if (${DEAD} !== null) throw ${DEAD};
     if (error instanceof RangeErrorCtor || error instanceof InternalErrorCtor || error instanceof SyntaxErrorCtor) {
       let message = "";
       try {
         message = StringCtor(error.message);
       } catch {}
       // V8's, then QuickJS's wording (QuickJS: InternalError, or SyntaxError from its JSON and RegExp parsers).
-      if (message === "Maximum call stack size exceeded" || message === "stack overflow") kill("recursion", depthLimit > 0 ? depthLimit : __wardenD, __wardenD);
+      if (message === "Maximum call stack size exceeded" || message === "stack overflow") kill("recursion", depthLimit > 0 ? depthLimit : ${DEPTH}, ${DEPTH});
       if (memoryLimit > 0 && (message === "Array buffer allocation failed" || message === "Invalid string length")) kill("memory", memoryLimit, undefined);
       // QuickJS: a failed allocation, or an ArrayBuffer or string longer than QuickJS allows at all.
       if (memoryLimit > 0 && (message === "out of memory" || message === "invalid array buffer length" || message === "invalid string length")) kill("memory", memoryLimit, undefined);
@@ -329,9 +355,9 @@ ${RESIZABLE_PRELUDE}
 
   const status = () =>
     "[" +
-    (__wardenDead === null
+    (${DEAD} === null
       ? "null,0,0"
-      : '"' + __wardenDead.kind + '",' + __wardenDead.limit + "," + (__wardenDead.observed === undefined ? -1 : __wardenDead.observed)) +
+      : '"' + ${DEAD}.kind + '",' + ${DEAD}.limit + "," + (${DEAD}.observed === undefined ? -1 : ${DEAD}.observed)) +
     "," + used() + "," + offHeapPeak + "]";
 
   const finish = (value) => then(promiseResolve(value), (settled) => {
@@ -341,8 +367,8 @@ ${RESIZABLE_PRELUDE}
 
   return freeze({
     boot() {
-      const config = parseJson(globalThis.__wardenRun);
-      delete globalThis.__wardenRun;
+      const config = parseJson(globalThis.${RUN_CONFIG});
+      delete globalThis.${RUN_CONFIG};
       depthLimit = config.depth > 0 ? config.depth : 0;
       fuelLimit = config.fuel > 0 ? config.fuel : 0;
       fuelWarnAt = fuelLimit > 0 && config.warnAt > 0 ? Math.floor(fuelLimit * config.warnAt) : 0;
@@ -351,8 +377,8 @@ ${RESIZABLE_PRELUDE}
       codegen = config.codegen !== false;
       input = config.input === undefined ? undefined : parseJson(config.input);
       defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
-      __wardenD = 0;
-      __wardenM = depthLimit > 0 ? depthLimit : __wardenSegmentMax;
+      ${DEPTH} = 0;
+      ${MAX_DEPTH} = depthLimit > 0 ? depthLimit : ${SEGMENT_MAX};
       spent = 0;
       nextSegment();
     },
@@ -374,25 +400,25 @@ ${RESIZABLE_PRELUDE}
     },
   });
 })();
-const __wardenBoot = __wardenP.boot;
-const __wardenFinish = __wardenP.finishScript;
-const __wardenT = __wardenP.trip;
-const __wardenC = __wardenP.convert;
-const __wardenX = () => {
-  if (__wardenDead !== null) throw __wardenDead;
+const ${BOOT} = ${PRELUDE_API}.boot;
+const ${FINISH} = ${PRELUDE_API}.finishScript;
+const ${TRIP} = ${PRELUDE_API}.trip;
+const ${CATCH} = ${PRELUDE_API}.convert;
+const ${FINALLY} = () => {
+  if (${DEAD} !== null) throw ${DEAD};
 };
-const __wardenDE = __wardenP.directEval;
-const __wardenDA = __wardenP.directEvalArgs;
-const __wardenIE = __wardenP.indirectEval;
-const __wardenWE = __wardenP.withEval;
-const __wardenWS = __wardenP.withScope;
+const ${DIRECT_EVAL} = ${PRELUDE_API}.directEval;
+const ${DIRECT_EVAL_ARGS} = ${PRELUDE_API}.directEvalArgs;
+const ${INDIRECT_EVAL} = ${PRELUDE_API}.indirectEval;
+const ${WITH_EVAL} = ${PRELUDE_API}.withEval;
+const ${WITH_SCOPE} = ${PRELUDE_API}.withScope;
 // Like import(): the specifier is made a string first, and whatever fails rejects the promise.
-const __wardenImport = (specifier) => {
+const ${DYNAMIC_IMPORT} = (specifier) => {
   try {
     return Promise.reject(new Error("import() is not available in the sandbox (requested " + ${"`${specifier}`"} + ")"));
   } catch (error) {
     return Promise.reject(error);
   }
 };
-__wardenP;
+${PRELUDE_API};
 `;

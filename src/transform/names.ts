@@ -40,3 +40,19 @@ export const INDIRECT_EVAL = "__wardenIE";
 export const WITH_EVAL = "__wardenWE";
 /** Wraps the object of a `with` statement so that no name with the reserved prefix resolves through it. */
 export const WITH_SCOPE = "__wardenWS";
+/** Host function the engine installs for the prelude: console output (`level`, `text`). */
+export const HOST_LOG = "__wardenLog";
+/** Host function the engine installs for the prelude: a budget crossed its warning threshold. */
+export const HOST_WARN = "__wardenWarn";
+/** Host function the engine installs for the prelude: instruments code made from strings (see engine/codegen.ts). */
+export const HOST_COMPILE = "__wardenCompile";
+/** Host function the engine installs for the prelude: the guest's own text of a function. */
+export const HOST_ORIGINAL = "__wardenOriginal";
+/** Global the engine sets before each run: the prelude's per-run configuration as JSON text. */
+export const RUN_CONFIG = "__wardenRun";
+/** The prelude's host-facing functions (script-scope constant). */
+export const PRELUDE_API = "__wardenP";
+/** The limit signal once a limit tripped, else null (script-scope binding). */
+export const DEAD = "__wardenDead";
+/** The largest fuel segment the prelude hands out at once. */
+export const SEGMENT_MAX = "__wardenSegmentMax";

@@ -4,6 +4,7 @@
  * run synchronously under an interrupt handler that enforces the wall-clock
  * and CPU budgets, on a heap whose growth is metered by {@link QuickJSHeap}.
  */
+import { names } from "../../transform/index.js";
 import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
 import { prepareSource, type PreparedSource } from "../../transform/index.js";
 import { GuestCode } from "../codegen.js";
@@ -22,6 +23,8 @@ import {
   type RunEnding,
   type RunMessage,
 } from "./protocol.js";
+
+const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_WARN, RUN_CONFIG } = names;
 
 /** Where a sandbox sends what the guest does. */
 export interface SandboxSink {
@@ -310,28 +313,26 @@ export class SandboxHost {
       const text = (handle: QuickJSHandle | undefined): string =>
         handle === undefined ? "" : ctx.typeof(handle) === "string" ? ctx.getString(handle) : String(ctx.dump(handle));
       ctx
-        .newFunction("__wardenLog", (level, line) => {
+        .newFunction(HOST_LOG, (level, line) => {
           const state = this.current;
           // Nothing the guest writes after a limit, an abort or a failed allocation reaches the host.
           if (state && !state.oom && !state.trip && !state.aborted) {
             this.sink.log(state.message.id, text(level) as ConsoleLevel, text(line));
           }
         })
-        .consume((fn) => ctx.setProp(ctx.global, "__wardenLog", fn));
+        .consume((fn) => ctx.setProp(ctx.global, HOST_LOG, fn));
       ctx
-        .newFunction("__wardenWarn", (budget, fraction) => {
+        .newFunction(HOST_WARN, (budget, fraction) => {
           const state = this.current;
           if (state) this.warn(state, text(budget) as WarningBudget, Number(text(fraction)));
         })
-        .consume((fn) => ctx.setProp(ctx.global, "__wardenWarn", fn));
+        .consume((fn) => ctx.setProp(ctx.global, HOST_WARN, fn));
       ctx
-        .newFunction("__wardenCompile", (mode, a, b) =>
-          ctx.newString(this.code().compile(text(mode), text(a), text(b))),
-        )
-        .consume((fn) => ctx.setProp(ctx.global, "__wardenCompile", fn));
+        .newFunction(HOST_COMPILE, (mode, a, b) => ctx.newString(this.code().compile(text(mode), text(a), text(b))))
+        .consume((fn) => ctx.setProp(ctx.global, HOST_COMPILE, fn));
       ctx
-        .newFunction("__wardenOriginal", (fnText) => ctx.newString(this.code().original(text(fnText))))
-        .consume((fn) => ctx.setProp(ctx.global, "__wardenOriginal", fn));
+        .newFunction(HOST_ORIGINAL, (fnText) => ctx.newString(this.code().original(text(fnText))))
+        .consume((fn) => ctx.setProp(ctx.global, HOST_ORIGINAL, fn));
       const api = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, PRELUDE_FILENAME, { type: "global" }));
       const finishScript = ctx.getProp(api, "finishScript");
       const finishModule = ctx.getProp(api, "finishModule");
@@ -361,7 +362,7 @@ export class SandboxHost {
   private execute(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding {
     const { context: ctx } = sandbox;
     const { message } = state;
-    ctx.newString(message.config).consume((config) => ctx.setProp(ctx.global, "__wardenRun", config));
+    ctx.newString(message.config).consume((config) => ctx.setProp(ctx.global, RUN_CONFIG, config));
     const evaluated = ctx.evalCode(message.code, message.filename, {
       type: message.kind === "module" ? "module" : "global",
     });

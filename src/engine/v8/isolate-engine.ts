@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { names } from "../../transform/index.js";
 import type ivm from "isolated-vm";
 import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
@@ -14,6 +15,8 @@ import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type Gue
 import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
 import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox.js";
+
+const { RUN_CONFIG } = names;
 
 /** Options of the in-process isolate engine. */
 export interface IsolateEngineOptions {
@@ -122,7 +125,7 @@ export class IsolateEngine implements Engine {
     try {
       context = await sandbox.takeContext();
       context.sink = { onConsole: request.onConsole, onWarning: warn, code: new GuestCode(() => request.prepared) };
-      await context.context.global.set("__wardenRun", preludeRunConfig(limits, request.inputJson));
+      await context.context.global.set(RUN_CONFIG, preludeRunConfig(limits, request.inputJson));
       const finished = await Promise.race([this.execute(sandbox, context, request), sandbox.lost]);
       const parsed = parseFinish(finished);
       status = parsed.status;

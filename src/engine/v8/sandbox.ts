@@ -1,8 +1,11 @@
 import ivm from "isolated-vm";
+import { names } from "../../transform/index.js";
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import { buryWithAbandonedIsolate, recordAbandonedIsolate } from "../abandoned.js";
 import { GuestCode } from "../codegen.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
+
+const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_WARN } = names;
 
 /** Where a context's console, warning and code-generation callbacks go for the run that owns it. */
 export interface RunSink {
@@ -163,10 +166,10 @@ export class IsolateSandbox {
       const original = new ivm.Callback((text: string) => (prepared.sink.code ?? NO_CODE).original(text), {
         sync: true,
       });
-      await context.global.set("__wardenLog", log);
-      await context.global.set("__wardenWarn", warn);
-      await context.global.set("__wardenCompile", compile);
-      await context.global.set("__wardenOriginal", original);
+      await context.global.set(HOST_LOG, log);
+      await context.global.set(HOST_WARN, warn);
+      await context.global.set(HOST_COMPILE, compile);
+      await context.global.set(HOST_ORIGINAL, original);
       const api = (await prelude.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
       handles.push(api);
       const get = async <T>(name: string) => {
