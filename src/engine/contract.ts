@@ -35,9 +35,23 @@ export function emptyUsage(): Usage {
 export interface EngineOptions {
   /**
    * How many sandboxes run guests side by side (V8: sandbox processes; QuickJS: worker threads).
-   * @default v8: up to 2; quickjs: the number of CPUs
+   * A positive integer; see {@link resolvePoolSize} for the defaults.
    */
   poolSize?: number;
+}
+
+/**
+ * The pool size an engine uses: the option when given (a positive integer,
+ * else a RangeError naming the value), else the engine's default. V8 defaults
+ * to at most 2 sandbox processes (each runs isolates on threads of its own, and
+ * a process costs tens of MB); QuickJS to one worker thread per CPU.
+ */
+export function resolvePoolSize(engine: EngineName, poolSize: number | undefined, cpus: number): number {
+  if (poolSize === undefined) return engine === "v8" ? Math.min(2, cpus) : cpus;
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new RangeError(`poolSize must be a positive integer, got ${String(poolSize)} (${typeof poolSize})`);
+  }
+  return poolSize;
 }
 
 /**

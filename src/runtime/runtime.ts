@@ -14,6 +14,7 @@ import {
   type ConsoleLevel,
   type Engine,
   type EngineName,
+  type EngineOptions,
   type Usage,
   type WarningBudget,
 } from "../engine/index.js";
@@ -36,11 +37,8 @@ export interface RuntimeOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Directory where the config file is looked up. @default process.cwd() */
   cwd?: string;
-  /**
-   * How many sandboxes run guests side by side: V8 sandbox processes, or
-   * QuickJS worker threads. @default v8: up to 2; quickjs: the number of CPUs
-   */
-  poolSize?: number;
+  /** How many sandboxes run guests side by side (see {@link EngineOptions}). */
+  poolSize?: EngineOptions["poolSize"];
 }
 
 /** Options of one {@link Runtime.run}. */

@@ -19,7 +19,7 @@ import {
   type Usage,
   type WarningBudget,
 } from "../contract.js";
-import type { EngineOptions } from "../contract.js";
+import { resolvePoolSize, type EngineOptions } from "../contract.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
@@ -30,11 +30,6 @@ import { QuickJSWorker, type WorkerOutcome } from "./worker-handle.js";
 
 /** Options of the QuickJS engine. */
 export interface QuickJSEngineOptions extends EngineOptions {
-  /**
-   * Worker threads, each running one guest at a time.
-   * @default the number of CPUs
-   */
-  poolSize?: number;
   /**
    * V8 stack of each worker thread, in MiB. QuickJS's C stack is checked by
    * QuickJS itself; this stack must hold the WebAssembly frames of the
@@ -84,7 +79,7 @@ export class QuickJSEngine implements Engine {
   private closed = false;
 
   private constructor(options: QuickJSEngineOptions, wasmModule: object) {
-    const size = options.poolSize ?? availableParallelism();
+    const size = resolvePoolSize("quickjs", options.poolSize, availableParallelism());
     const stackSizeMb = options.workerStackMb ?? WORKER_STACK_MB;
     this.pool = new WorkerPool(
       size,
@@ -94,10 +89,7 @@ export class QuickJSEngine implements Engine {
 
   /** Creates the engine and starts its first worker, so that a broken installation fails here. */
   static async create(options: QuickJSEngineOptions = {}): Promise<QuickJSEngine> {
-    const size = options.poolSize ?? availableParallelism();
-    if (!Number.isInteger(size) || size < 1) {
-      throw new RangeError(`poolSize must be a positive integer, got ${String(size)} (${typeof size})`);
-    }
+    resolvePoolSize("quickjs", options.poolSize, availableParallelism());
     const stack = options.workerStackMb ?? WORKER_STACK_MB;
     if (!Number.isInteger(stack) || stack < 4) {
       throw new RangeError(`workerStackMb must be an integer of at least 4, got ${String(stack)} (${typeof stack})`);

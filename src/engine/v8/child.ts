@@ -17,7 +17,7 @@ import { toWire, type ChildMessage, type HostMessage, type RunMessage } from "./
 // Never run guests with memory the isolate's limit cannot see: without the flags, fail to start.
 assertSandboxFlags();
 // One warm isolate per memory limit: the host spreads concurrent runs over processes.
-const engine = new IsolateEngine({ poolSize: 1 });
+const engine = new IsolateEngine({ idleIsolates: 1 });
 const aborts = new Map<number, AbortController>();
 let retired = false;
 

@@ -2,18 +2,19 @@ import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { EngineError, LimitExceededError, AbortedError } from "../../errors/index.js";
-import { emptyUsage, type Engine, type EngineRunOutcome, type EngineRunRequest } from "../contract.js";
+import {
+  emptyUsage,
+  resolvePoolSize,
+  type Engine,
+  type EngineOptions,
+  type EngineRunOutcome,
+  type EngineRunRequest,
+} from "../contract.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
 import { fromWire, type ChildMessage, type HostMessage } from "./wire.js";
 
 /** Options of the V8 engine. */
-export interface V8EngineOptions {
-  /**
-   * Sandbox processes, each running isolates on its own threads.
-   * @default the number of CPUs
-   */
-  poolSize?: number;
-}
+export type V8EngineOptions = EngineOptions;
 
 /** How long past its timeout a run may go unanswered before its process is ended. */
 const BACKSTOP_GRACE_MS = 2000;
@@ -197,7 +198,7 @@ export class V8Engine implements Engine {
 
   /** Starts the sandbox processes and waits until they are ready. */
   static async create(options: V8EngineOptions = {}): Promise<V8Engine> {
-    const engine = new V8Engine(Math.max(1, options.poolSize ?? Math.min(2, availableParallelism())));
+    const engine = new V8Engine(resolvePoolSize("v8", options.poolSize, availableParallelism()));
     for (let i = 0; i < engine.size; i++) engine.spawn();
     try {
       await Promise.all(engine.processes.map((p) => p.ready));

@@ -21,10 +21,10 @@ const { RUN_CONFIG } = names;
 /** Options of the in-process isolate engine. */
 export interface IsolateEngineOptions {
   /**
-   * Idle isolates kept per memory limit, ready for the next run.
+   * Idle isolates kept per memory limit, ready for the next run (besides one spare).
    * @default the number of CPUs
    */
-  poolSize?: number;
+  idleIsolates?: number;
 }
 
 const NO_SNAPSHOT = "--no-node-snapshot";
@@ -59,14 +59,14 @@ function rawGuestError(error: unknown): { name: string; message: string; stack: 
  */
 export class IsolateEngine implements Engine {
   readonly name = "v8" as const;
-  private readonly poolSize: number;
+  private readonly idleIsolates: number;
   private readonly idle = new Map<number, IsolateSandbox[]>();
   private readonly leased = new Set<IsolateSandbox>();
   private closed = false;
 
   constructor(options: IsolateEngineOptions = {}) {
     assertNodeFlags();
-    this.poolSize = options.poolSize ?? availableParallelism();
+    this.idleIsolates = options.idleIsolates ?? availableParallelism();
   }
 
   private lease(memoryBytes: number): IsolateSandbox {
@@ -85,8 +85,8 @@ export class IsolateEngine implements Engine {
   private giveBack(sandbox: IsolateSandbox): void {
     this.leased.delete(sandbox);
     const list = this.idle.get(sandbox.memoryMb) ?? [];
-    // poolSize warm isolates plus the one spare kept by lease().
-    if (this.closed || !sandbox.alive || list.length > this.poolSize) {
+    // idleIsolates warm isolates plus the one spare kept by lease().
+    if (this.closed || !sandbox.alive || list.length > this.idleIsolates) {
       sandbox.dispose();
       return;
     }
