@@ -6,13 +6,16 @@
  */
 import { AbortedError, DisposedError, OverloadError, QueueTimeoutError } from "../errors/index.js";
 import { resolveBulkheadConfig, type BulkheadConfigInputs, type ResolvedBulkheadConfig } from "./config.js";
+import { lazyRedisStore } from "./lazy-store.js";
 import { memoryStore } from "./memory-store.js";
-import type { BulkheadConfigOptions } from "./options.js";
+import type { BulkheadConfigOptions, BulkheadStoreKind } from "./options.js";
 import { DrainRateMeter, RetryAfterAdvisor } from "./retry-after.js";
 import type {
   BulkheadRejection,
   BulkheadStore,
   BulkheadStoreFactory,
+  BulkheadStoreHealth,
+  BulkheadStoreSnapshot,
   BulkheadTicket,
   BulkheadUserSnapshot,
   EnqueueResult,
@@ -37,7 +40,7 @@ export interface BulkheadPermit {
 }
 
 /** Options of {@link createBulkhead}: the settings plus where else to read them and the plumbing. */
-export interface BulkheadOptions extends BulkheadConfigOptions {
+export interface BulkheadOptions extends Omit<BulkheadConfigOptions, "store"> {
   /**
    * Environment to read `WARDEN_BULKHEAD_*` from; `false` ignores it.
    * @default process.env
@@ -54,10 +57,12 @@ export interface BulkheadOptions extends BulkheadConfigOptions {
    */
   cwd?: string;
   /**
-   * Where slots and queues are accounted.
-   * @default memoryStore (this process only)
+   * Where slots and queues are accounted: a store factory (such as
+   * `redisBulkheadStore({ url })` from `warden/redis`), or the name of one
+   * (`"memory"`, `"redis"`), which is a setting like the others.
+   * @default "memory" (this process only)
    */
-  store?: BulkheadStoreFactory;
+  store?: BulkheadStoreFactory | BulkheadStoreKind | string;
   /**
    * Monotonic clock in milliseconds, for deadlines, the drain rate and idle
    * times (tests and simulations pass a virtual one).
@@ -90,6 +95,8 @@ export interface BulkheadStats {
   readonly users: readonly BulkheadUserStats[];
   /** The effective settings. */
   readonly config: ResolvedBulkheadConfig;
+  /** A shared store's connection state and failure counters; absent for the in-memory store. */
+  readonly store?: BulkheadStoreHealth;
 }
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
@@ -195,7 +202,7 @@ export class Bulkhead {
   private isClosed = false;
 
   /** Use {@link createBulkhead}; this takes already resolved settings. */
-  constructor(config: ResolvedBulkheadConfig, store: BulkheadStoreFactory = memoryStore, now?: () => number) {
+  constructor(config: ResolvedBulkheadConfig, store?: BulkheadStoreFactory, now?: () => number) {
     this.config = config;
     this.now = now ?? (() => performance.now());
     this.epochOffset = now === undefined ? performance.timeOrigin : 0;
@@ -204,12 +211,14 @@ export class Bulkhead {
     this.lastSweep = this.clock;
     this.meter = new DrainRateMeter();
     this.globalAdvisor = new RetryAfterAdvisor(config.retryAfterSeconds, config.maxRetryAfterSeconds);
-    this.store = store<Waiter>({
+    const factory = store ?? (config.store === "redis" ? lazyRedisStore : memoryStore);
+    this.store = factory<Waiter>({
       config,
       now: this.now,
       events: {
         granted: (ticket) => this.onGranted(ticket.payload),
         evicted: (ticket, rejection) => this.onEvicted(ticket.payload, rejection),
+        failed: (ticket, error) => this.onFailed(ticket.payload, error),
       },
     });
     // Refreshes the coarse clock and sweeps idle users; must never keep the process alive.
@@ -267,20 +276,31 @@ export class Bulkhead {
     });
   }
 
-  /** Current counters, per-user state and settings. */
+  /**
+   * Current counters, per-user state and settings. With a shared store the
+   * counters are the whole cluster's as of the store's last reading (at most
+   * about a second old); {@link fetchStats} reads them afresh.
+   */
   stats(): BulkheadStats {
     if (this.isClosed) throw new DisposedError("bulkhead");
-    const snapshot = this.store.snapshot();
-    return {
-      globalConcurrent: snapshot.globalConcurrent,
-      globalQueued: snapshot.globalQueued,
-      globalBlocked: snapshot.globalBlocked,
-      totalUsers: snapshot.users.length,
-      activeRequests: snapshot.globalConcurrent + snapshot.globalQueued + snapshot.globalBlocked,
-      drainRatePerSecond: this.meter.perSecond(this.readClock()),
-      users: snapshot.users.map((user) => ({ ...user, lastActivity: user.lastActivity + this.epochOffset })),
-      config: this.config,
-    };
+    return this.toStats(this.store.snapshot());
+  }
+
+  /** {@link stats}, read afresh from a shared store (the same as `stats()` for the in-memory store). */
+  async fetchStats(): Promise<BulkheadStats> {
+    if (this.isClosed) throw new DisposedError("bulkhead");
+    const snapshot = this.store.fetchSnapshot === undefined ? this.store.snapshot() : await this.store.fetchSnapshot();
+    return this.toStats(snapshot);
+  }
+
+  /**
+   * Resolves once the store is ready: at once for the in-memory store; for a
+   * shared store, when it is connected. Rejects with `StoreUnavailableError`
+   * (naming the store and the cause) when Redis cannot be reached at start.
+   */
+  async ready(): Promise<void> {
+    if (this.isClosed) throw new DisposedError("bulkhead");
+    await this.store.whenReady?.();
   }
 
   /**
@@ -413,6 +433,13 @@ export class Bulkhead {
     waiter.reject(this.overload(rejection));
   }
 
+  private onFailed(waiter: Waiter, error: unknown): void {
+    if (waiter.state !== State.Waiting && waiter.state !== State.Pending) return;
+    this.settle(waiter);
+    waiter.state = State.Done;
+    waiter.reject(error);
+  }
+
   private abortWaiter(waiter: Waiter): void {
     if (waiter.state !== State.Waiting) return;
     this.settle(waiter);
@@ -451,10 +478,29 @@ export class Bulkhead {
     if (done !== undefined && isPromiseLike(done)) done.then(undefined, () => undefined);
   }
 
+  private toStats(snapshot: BulkheadStoreSnapshot): BulkheadStats {
+    return {
+      globalConcurrent: snapshot.globalConcurrent,
+      globalQueued: snapshot.globalQueued,
+      globalBlocked: snapshot.globalBlocked,
+      totalUsers: snapshot.users.length,
+      activeRequests: snapshot.globalConcurrent + snapshot.globalQueued + snapshot.globalBlocked,
+      drainRatePerSecond: this.drainRate(this.readClock()),
+      users: snapshot.users.map((user) => ({ ...user, lastActivity: user.lastActivity + this.epochOffset })),
+      config: this.config,
+      ...(snapshot.store === undefined ? {} : { store: snapshot.store }),
+    };
+  }
+
+  /** The cluster's drain rate when a shared store measures one, else this process's. */
+  private drainRate(now: number): number | undefined {
+    return this.store.drainRate?.() ?? this.meter.perSecond(now);
+  }
+
   /** The 429 for a full queue, with a Retry-After from the measured drain rate. */
   private overload(rejection: BulkheadRejection): OverloadError {
     const now = this.readClock();
-    const rate = this.meter.perSecond(now);
+    const rate = this.drainRate(now);
     let retryAfter: number;
     if (rejection.scope === "global") {
       retryAfter = this.globalAdvisor.advise(now, rejection.queued, rate);
@@ -536,11 +582,14 @@ const PLUMBING = ["env", "configFile", "cwd", "store", "now"] as const;
 export function createBulkhead(options: BulkheadOptions = {}): Bulkhead {
   const settings: Record<string, unknown> = { ...options };
   for (const key of PLUMBING) delete settings[key];
+  // A store given by name is a setting; a factory is plumbing.
+  const factory = typeof options.store === "function" ? options.store : undefined;
+  if (factory === undefined && options.store !== undefined) settings["store"] = options.store;
   const config = resolveBulkheadConfig({
     options: settings as BulkheadConfigOptions,
     ...(options.env !== undefined ? { env: options.env } : {}),
     ...(options.configFile !== undefined ? { file: options.configFile } : {}),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
   });
-  return new Bulkhead(config, options.store, options.now);
+  return new Bulkhead(config, factory, options.now);
 }

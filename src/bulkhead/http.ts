@@ -4,7 +4,7 @@
  * one renderer that turns bulkhead errors into 429 and 408 answers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isAbortedError, isOverloadError, isQueueTimeoutError } from "../errors/index.js";
+import { isAbortedError, isOverloadError, isQueueTimeoutError, isStoreUnavailableError } from "../errors/index.js";
 import type { Bulkhead, BulkheadPermit } from "./bulkhead.js";
 
 /** Body of a 429 answer. */
@@ -23,18 +23,28 @@ export interface RequestTimeoutBody {
   readonly message: string;
 }
 
+/** Body of a 503 answer: the shared store (Redis) cannot be reached and the bulkhead fails closed. */
+export interface ServiceUnavailableBody {
+  readonly status: 503;
+  readonly error: "service_unavailable";
+  readonly message: string;
+  /** Seconds, the same as the `Retry-After` header. */
+  readonly retry_after: number;
+}
+
 /** An HTTP answer for a bulkhead error. */
 export interface BulkheadErrorResponse {
-  readonly status: 429 | 408;
+  readonly status: 429 | 408 | 503;
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: TooManyRequestsBody | RequestTimeoutBody;
+  readonly body: TooManyRequestsBody | RequestTimeoutBody | ServiceUnavailableBody;
 }
 
 /**
  * The answer for a bulkhead error: 429 with `Retry-After` for an
- * `OverloadError`, 408 for a `QueueTimeoutError`; `undefined` for anything
- * else (the caller's error handling takes over).
+ * `OverloadError`, 408 for a `QueueTimeoutError`, 503 with `Retry-After` for
+ * a `StoreUnavailableError`; `undefined` for anything else (the caller's
+ * error handling takes over).
  */
 export function renderBulkheadError(error: unknown): BulkheadErrorResponse | undefined {
   if (isOverloadError(error)) {
@@ -46,6 +56,18 @@ export function renderBulkheadError(error: unknown): BulkheadErrorResponse | und
   }
   if (isQueueTimeoutError(error)) {
     return { status: 408, headers: {}, body: { status: 408, error: "request_timeout", message: error.message } };
+  }
+  if (isStoreUnavailableError(error)) {
+    return {
+      status: 503,
+      headers: { "retry-after": String(error.retryAfter) },
+      body: {
+        status: 503,
+        error: "service_unavailable",
+        message: "the service cannot admit requests right now",
+        retry_after: error.retryAfter,
+      },
+    };
   }
   return undefined;
 }

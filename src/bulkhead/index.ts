@@ -15,9 +15,13 @@ export {
   BULKHEAD_DEFAULTS,
   BULKHEAD_SETTINGS,
   OVERLOAD_POLICIES,
+  BULKHEAD_STORE_KINDS,
+  STORE_FAILURE_MODES,
   parseBulkheadValue,
   expectedBulkheadForm,
   type OverloadPolicy,
+  type BulkheadStoreKind,
+  type StoreFailureMode,
   type BulkheadConfig,
   type BulkheadConfigKey,
   type BulkheadConfigOptions,
@@ -38,6 +42,7 @@ export type {
   BulkheadStoreContext,
   BulkheadStoreEvents,
   BulkheadStoreFactory,
+  BulkheadStoreHealth,
   BulkheadStoreSnapshot,
   BulkheadTicket,
   BulkheadUserSnapshot,
@@ -55,5 +60,6 @@ export {
   type NextFunction,
   type TooManyRequestsBody,
   type RequestTimeoutBody,
+  type ServiceUnavailableBody,
 } from "./http.js";
 export { fastifyBulkhead, type FastifyBulkheadOptions } from "./fastify.js";

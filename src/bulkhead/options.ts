@@ -13,6 +13,18 @@ export type OverloadPolicy = "drop_newest" | "drop_oldest" | "block";
 /** Every overload policy; `drop_newest` is the default. */
 export const OVERLOAD_POLICIES: readonly OverloadPolicy[] = ["drop_newest", "drop_oldest", "block"];
 
+/** Where slots and queues are accounted: this process, or Redis shared by many instances. */
+export type BulkheadStoreKind = "memory" | "redis";
+
+/** Every store kind; `memory` is the default. */
+export const BULKHEAD_STORE_KINDS: readonly BulkheadStoreKind[] = ["memory", "redis"];
+
+/** What a shared store does while it cannot reach Redis: reject (`closed`) or use this instance's own caps (`open`). */
+export type StoreFailureMode = "closed" | "open";
+
+/** Every failure mode; `closed` is the default. */
+export const STORE_FAILURE_MODES: readonly StoreFailureMode[] = ["closed", "open"];
+
 /**
  * Bulkhead settings as a user writes them. Counts are numbers; durations are
  * numbers of milliseconds or strings with units (`"30s"`); Retry-After values
@@ -71,6 +83,39 @@ export interface BulkheadConfigOptions {
    * @default 60_000
    */
   idleUserTtlMs?: number | string;
+  /**
+   * Where slots and queues are accounted: `memory` (this process) or `redis`
+   * (shared by every instance using the same Redis and key prefix; loads the
+   * `warden/redis` module on first use). In code, `store` may also be a store
+   * factory such as `redisBulkheadStore({ url })`.
+   * @default "memory"
+   */
+  store?: BulkheadStoreKind | string;
+  /**
+   * Redis to use with `store: "redis"`.
+   * @default "redis://127.0.0.1:6379"
+   */
+  redisUrl?: string;
+  /**
+   * Prefix of every Redis key; bulkheads with the same Redis and prefix share
+   * their slots and queues.
+   * @default "warden:bulkhead"
+   */
+  redisKeyPrefix?: string;
+  /**
+   * Lease of an instance's slots and queue places on Redis's clock, renewed a
+   * few times per lease while the instance lives; a dead instance's slots come
+   * back within it. Above 0.
+   * @default 10_000
+   */
+  redisLeaseTtlMs?: number | string;
+  /**
+   * While Redis cannot be reached: `closed` rejects requests with
+   * `StoreUnavailableError` (503 with Retry-After); `open` admits them by this
+   * instance's own caps.
+   * @default "closed"
+   */
+  redisOnFailure?: StoreFailureMode | string;
 }
 
 /** A setting's key. */
@@ -96,10 +141,21 @@ export interface BulkheadConfig {
   readonly overloadPolicy: OverloadPolicy;
   /** Idle users' state is dropped after this many milliseconds. */
   readonly idleUserTtlMs: number;
+  /** Where slots and queues are accounted. */
+  readonly store: BulkheadStoreKind;
+  /** Redis to use with `store: "redis"`. */
+  readonly redisUrl: string;
+  /** Prefix of every Redis key. */
+  readonly redisKeyPrefix: string;
+  /** Lease of an instance's slots, in milliseconds of Redis's clock. */
+  readonly redisLeaseTtlMs: number;
+  /** What happens while Redis cannot be reached. */
+  readonly redisOnFailure: StoreFailureMode;
 }
 
 /** How a raw value of a setting is read and what it may be. */
-export type BulkheadValueType = "slots" | "queue" | "timeout" | "ttl" | "seconds" | "policy";
+export type BulkheadValueType =
+  "slots" | "queue" | "timeout" | "ttl" | "seconds" | "policy" | "store" | "failure" | "url" | "text";
 
 /** One row of the settings table. */
 export interface BulkheadSetting {
@@ -110,7 +166,7 @@ export interface BulkheadSetting {
   /** How values are read and checked. */
   readonly type: BulkheadValueType;
   /** Built-in default, in the key's unit. */
-  readonly default: number | OverloadPolicy;
+  readonly default: number | string;
   /** One line for docs and help. */
   readonly description: string;
 }
@@ -180,6 +236,41 @@ export const BULKHEAD_SETTINGS: readonly BulkheadSetting[] = [
     default: 60_000,
     description: "idle users' state is dropped after this long",
   },
+  {
+    key: "store",
+    env: "WARDEN_BULKHEAD_STORE",
+    type: "store",
+    default: "memory",
+    description: "where slots and queues are accounted: memory or redis",
+  },
+  {
+    key: "redisUrl",
+    env: "WARDEN_BULKHEAD_REDIS_URL",
+    type: "url",
+    default: "redis://127.0.0.1:6379",
+    description: "Redis shared by the instances (store redis)",
+  },
+  {
+    key: "redisKeyPrefix",
+    env: "WARDEN_BULKHEAD_REDIS_PREFIX",
+    type: "text",
+    default: "warden:bulkhead",
+    description: "prefix of the Redis keys; one bulkhead per prefix",
+  },
+  {
+    key: "redisLeaseTtlMs",
+    env: "WARDEN_BULKHEAD_REDIS_LEASE_TTL",
+    type: "ttl",
+    default: 10_000,
+    description: "a dead instance's slots come back within this long",
+  },
+  {
+    key: "redisOnFailure",
+    env: "WARDEN_BULKHEAD_REDIS_ON_FAILURE",
+    type: "failure",
+    default: "closed",
+    description: "while Redis is unreachable: closed (503) or open (own caps)",
+  },
 ];
 
 /** The built-in defaults, frozen. */
@@ -212,6 +303,43 @@ export function expectedBulkheadForm(setting: BulkheadSetting): string {
       return `a whole number of seconds, at least 1, such as ${String(setting.default)}, or a duration such as 5s or 2min`;
     case "policy":
       return `one of ${OVERLOAD_POLICIES.join(", ")}`;
+    case "store":
+      return `one of ${BULKHEAD_STORE_KINDS.join(", ")}`;
+    case "failure":
+      return `one of ${STORE_FAILURE_MODES.join(", ")}`;
+    case "url":
+      return "a redis:// or rediss:// URL such as redis://127.0.0.1:6379";
+    case "text":
+      return "a non-empty string without spaces or braces, such as warden:bulkhead";
+  }
+}
+
+/** Reads a setting whose value is a word or a string. */
+function parseText(setting: BulkheadSetting, raw: unknown, fail: (reason: string) => never): string {
+  if (typeof raw !== "string") return fail(`${describeType(raw)} is not a string`);
+  const text = raw.trim();
+  switch (setting.type) {
+    case "policy": {
+      const name = text.toLowerCase();
+      if (!(OVERLOAD_POLICIES as readonly string[]).includes(name)) return fail("unknown overload policy");
+      return name;
+    }
+    case "store": {
+      const name = text.toLowerCase();
+      if (!(BULKHEAD_STORE_KINDS as readonly string[]).includes(name)) return fail("unknown store");
+      return name;
+    }
+    case "failure": {
+      const name = text.toLowerCase();
+      if (!(STORE_FAILURE_MODES as readonly string[]).includes(name)) return fail("unknown failure mode");
+      return name;
+    }
+    case "url":
+      if (!/^rediss?:\/\/[^\s]+$/i.test(text) || !URL.canParse(text)) return fail("not a Redis URL");
+      return text;
+    default:
+      if (!/^[^\s{}]+$/.test(text)) return fail("empty, or holds spaces or braces");
+      return text;
   }
 }
 
@@ -230,17 +358,16 @@ function describeType(raw: unknown): string {
  * and appears, with the value and the expected form, in the {@link ConfigError}
  * thrown for a bad value.
  */
-export function parseBulkheadValue(setting: BulkheadSetting, raw: unknown, source: string): number | OverloadPolicy {
+export function parseBulkheadValue(setting: BulkheadSetting, raw: unknown, source: string): number | string {
   const fail = (reason: string): never => {
     throw new ConfigError({ source, value: raw, expected: expectedBulkheadForm(setting), reason });
   };
 
-  if (setting.type === "policy") {
-    if (typeof raw !== "string") return fail(`${describeType(raw)} is not a policy name`);
-    const name = raw.trim().toLowerCase();
-    if (!(OVERLOAD_POLICIES as readonly string[]).includes(name)) return fail("unknown overload policy");
-    return name as OverloadPolicy;
+  if (setting.type === "policy" && typeof raw !== "string") return fail(`${describeType(raw)} is not a policy name`);
+  if (setting.type === "policy" || setting.type === "store" || setting.type === "failure") {
+    return parseText(setting, raw, fail);
   }
+  if (setting.type === "url" || setting.type === "text") return parseText(setting, raw, fail);
   if (typeof raw !== "string" && typeof raw !== "number") return fail(`${describeType(raw)} is not a number`);
 
   let value: number;
@@ -261,7 +388,13 @@ export function parseBulkheadValue(setting: BulkheadSetting, raw: unknown, sourc
       if (value === -1) return value;
       break;
     case "ttl":
-      if (value === 0 || value === -1) return fail("idle users must be cleaned up; use a long duration such as 1h");
+      if (value === 0 || value === -1) {
+        return fail(
+          setting.key === "redisLeaseTtlMs"
+            ? "a lease must expire for a dead instance's slots to come back"
+            : "idle users must be cleaned up; use a long duration such as 1h",
+        );
+      }
       break;
     case "seconds":
       if (value === 0 || value === -1) return fail("a Retry-After is at least 1 second");
@@ -283,7 +416,7 @@ export function parseBulkheadValue(setting: BulkheadSetting, raw: unknown, sourc
   return value;
 }
 
-function readNumber(type: Exclude<BulkheadValueType, "policy">, raw: string | number): number {
+function readNumber(type: "slots" | "queue" | "timeout" | "ttl" | "seconds", raw: string | number): number {
   switch (type) {
     case "timeout":
     case "ttl":

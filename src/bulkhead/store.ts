@@ -15,7 +15,9 @@
  *   to the ticket's owner).
  * - Slots are released by user id; a shared store keeps them as leases
  *   renewed by the holding instance, so slots of a dead instance come back.
- * - `oldest` and `snapshot` read the local view and never block.
+ * - `oldest` and `snapshot` read the local view and never block; a shared
+ *   store's snapshot is its last reading of the shared state, and
+ *   `fetchSnapshot` reads it afresh.
  */
 import type { OverloadScope } from "../errors/index.js";
 import type { BulkheadConfig } from "./options.js";
@@ -66,6 +68,12 @@ export interface BulkheadStoreEvents<P> {
   granted(ticket: BulkheadTicket<P>): void;
   /** The ticket was pushed out of a full queue (`drop_oldest`). No release is owed. */
   evicted(ticket: BulkheadTicket<P>, rejection: BulkheadRejection): void;
+  /**
+   * The store can no longer serve the ticket (a shared store lost its
+   * connection and fails closed); the request rejects with `error`. No
+   * release is owed. The in-memory store never calls it.
+   */
+  failed(ticket: BulkheadTicket<P>, error: unknown): void;
 }
 
 /** What a store factory is given. */
@@ -102,6 +110,27 @@ export interface BulkheadStoreSnapshot {
   readonly globalBlocked: number;
   /** Every user the store holds state for. */
   readonly users: readonly BulkheadUserSnapshot[];
+  /** A shared store's connection state and failure counters; absent for the in-memory store. */
+  readonly store?: BulkheadStoreHealth;
+}
+
+/** How a shared store is doing, reported in `stats().store`. */
+export interface BulkheadStoreHealth {
+  /** Which store: `redis`. */
+  readonly kind: string;
+  /**
+   * `connecting` before the first connection, `connected`, `unavailable`
+   * (failing closed) or `fallback` (failing open: this instance's own caps).
+   */
+  readonly state: "connecting" | "connected" | "unavailable" | "fallback";
+  /** This instance's id in the shared store. */
+  readonly instanceId: string;
+  /** Times the connection was lost while serving. */
+  readonly outages: number;
+  /** Requests rejected with `StoreUnavailableError` because the store was unreachable. */
+  readonly rejectedUnavailable: number;
+  /** Requests admitted by this instance's own caps while the store was unreachable. */
+  readonly admittedOnFallback: number;
 }
 
 /**
@@ -137,6 +166,19 @@ export interface BulkheadStore<P> {
   snapshot(): BulkheadStoreSnapshot;
   /** Frees the store's resources; the bulkhead has already taken every ticket out. */
   close(): Awaitable<void>;
+  /**
+   * Resolves once a shared store is connected; rejects with
+   * `StoreUnavailableError` when it cannot be reached at start. Optional.
+   */
+  whenReady?(): Promise<void>;
+  /** A fresh snapshot from the shared state (`snapshot` may be up to a second old). Optional. */
+  fetchSnapshot?(): Promise<BulkheadStoreSnapshot>;
+  /**
+   * Completions per second while requests waited, measured over every
+   * instance sharing the store; `undefined` before a measurement. When a
+   * store has it, Retry-After uses it instead of this process's own meter.
+   */
+  drainRate?(): number | undefined;
 }
 
 /** Makes a store for a bulkhead; `createBulkhead({ store })` takes one. */

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   WARDEN_ENGINE_ERROR: { status: 500, description: "the sandbox engine failed; the sandbox was replaced" },
   WARDEN_DISPOSED: { status: 500, description: "a resource was used after it was disposed" },
   WARDEN_ABORTED: { status: 499, description: "the caller aborted the operation" },
+  WARDEN_STORE_UNAVAILABLE: { status: 503, description: "a shared bulkhead store (Redis) cannot be reached" },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 /** A stable error code. */

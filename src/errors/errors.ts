@@ -10,7 +10,15 @@ export const WARDEN_ERROR_BRAND: unique symbol = Symbol.for("warden.error") as n
 
 /** The failure families; each has one subclass. */
 export type ErrorFamily =
-  "limit" | "script" | "config" | "overload" | "queue_timeout" | "engine" | "disposed" | "aborted";
+  | "limit"
+  | "script"
+  | "config"
+  | "overload"
+  | "queue_timeout"
+  | "engine"
+  | "disposed"
+  | "aborted"
+  | "store_unavailable";
 
 /** Options common to every Warden error. */
 export interface WardenErrorOptions {
@@ -303,5 +311,42 @@ export class AbortedError extends WardenError {
   constructor(message = "operation aborted", options: WardenErrorOptions = {}) {
     super("aborted", "WARDEN_ABORTED", message, options);
     this.name = "AbortedError";
+  }
+}
+
+/** Fields of a {@link StoreUnavailableError}. */
+export interface StoreUnavailableErrorDetails extends WardenErrorOptions {
+  /** What could not be reached, e.g. `Redis at redis://10.0.0.5:6379`. */
+  store: string;
+  /** Seconds the client should wait before retrying (whole, at least 1). */
+  retryAfter: number;
+  /** Message override; defaults to one naming the store. */
+  message?: string;
+}
+
+/**
+ * A shared store (Redis) that holds the bulkhead's slots cannot be reached,
+ * and the bulkhead fails closed; answer 503 with `Retry-After`.
+ */
+export class StoreUnavailableError extends WardenError {
+  /** What could not be reached. */
+  readonly store: string;
+  /** Seconds to wait before retrying. */
+  readonly retryAfter: number;
+
+  constructor(details: StoreUnavailableErrorDetails) {
+    super(
+      "store_unavailable",
+      "WARDEN_STORE_UNAVAILABLE",
+      details.message ?? `${details.store} cannot be reached; the request was not admitted`,
+      details,
+    );
+    this.name = "StoreUnavailableError";
+    this.store = details.store;
+    this.retryAfter = details.retryAfter;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), retryAfter: this.retryAfter };
   }
 }

@@ -8,6 +8,7 @@ import type {
   OverloadError,
   QueueTimeoutError,
   ScriptError,
+  StoreUnavailableError,
   WardenError,
 } from "./errors.js";
 
@@ -54,4 +55,8 @@ export function isDisposedError(value: unknown): value is DisposedError {
 /** True for an {@link AbortedError}. */
 export function isAbortedError(value: unknown): value is AbortedError {
   return familyOf(value) === "aborted";
+}
+/** True for a {@link StoreUnavailableError}. */
+export function isStoreUnavailableError(value: unknown): value is StoreUnavailableError {
+  return familyOf(value) === "store_unavailable";
 }

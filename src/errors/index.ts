@@ -10,6 +10,7 @@ export {
   EngineError,
   DisposedError,
   AbortedError,
+  StoreUnavailableError,
   limitMessage,
   RECURSION_HINT,
   WARDEN_ERROR_BRAND,
@@ -22,6 +23,7 @@ export {
   type ConfigErrorDetails,
   type OverloadScope,
   type OverloadErrorDetails,
+  type StoreUnavailableErrorDetails,
 } from "./errors.js";
 export {
   isWardenError,
@@ -33,4 +35,5 @@ export {
   isEngineError,
   isDisposedError,
   isAbortedError,
+  isStoreUnavailableError,
 } from "./guards.js";

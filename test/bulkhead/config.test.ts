@@ -44,6 +44,11 @@ test("every setting is read from its WARDEN_BULKHEAD_* variable", () => {
     WARDEN_BULKHEAD_MAX_RETRY_AFTER: "2min",
     WARDEN_BULKHEAD_POLICY: " DROP_OLDEST ",
     WARDEN_BULKHEAD_IDLE_USER_TTL: "5min",
+    WARDEN_BULKHEAD_STORE: " Redis ",
+    WARDEN_BULKHEAD_REDIS_URL: "redis://10.0.0.5:6380",
+    WARDEN_BULKHEAD_REDIS_PREFIX: "shop:bulkhead",
+    WARDEN_BULKHEAD_REDIS_LEASE_TTL: "15s",
+    WARDEN_BULKHEAD_REDIS_ON_FAILURE: "OPEN",
   };
   assert.deepEqual(
     BULKHEAD_SETTINGS.map((s) => s.env).sort(),
@@ -63,6 +68,11 @@ test("every setting is read from its WARDEN_BULKHEAD_* variable", () => {
       maxRetryAfterSeconds: 120,
       overloadPolicy: "drop_oldest",
       idleUserTtlMs: 300_000,
+      store: "redis",
+      redisUrl: "redis://10.0.0.5:6380",
+      redisKeyPrefix: "shop:bulkhead",
+      redisLeaseTtlMs: 15_000,
+      redisOnFailure: "open",
       sources: undefined,
     },
   );
@@ -211,4 +221,23 @@ test("the config file's bulkhead section is validated: unknown keys and bad valu
 
   writeFileSync(path, JSON.stringify({ bulkhead: [1] }));
   assert.match(configError(() => resolveBulkheadConfig({ cwd: dir, env: {} })).message, /key bulkhead/);
+});
+
+test("store settings are checked like the others", () => {
+  assert.match(
+    configError(() => resolveBulkheadConfig({ env: { WARDEN_BULKHEAD_STORE: "etcd" }, ...NO_FILE })).message,
+    /unknown store; expected one of memory, redis/,
+  );
+  assert.match(
+    configError(() => resolveBulkheadConfig({ env: { WARDEN_BULKHEAD_REDIS_URL: "http://x" }, ...NO_FILE })).message,
+    /not a Redis URL/,
+  );
+  assert.match(
+    configError(() => resolveBulkheadConfig({ options: { redisOnFailure: "maybe" }, ...NO_FILE })).message,
+    /unknown failure mode; expected one of closed, open/,
+  );
+  assert.match(
+    configError(() => resolveBulkheadConfig({ options: { redisLeaseTtlMs: 0 }, ...NO_FILE })).message,
+    /a lease must expire/,
+  );
 });
