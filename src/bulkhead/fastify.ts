@@ -1,7 +1,9 @@
 /**
  * Fastify plugin: every request holds a bulkhead slot of its user from the
  * `onRequest` hook (before the body is read, so shed load costs little)
- * until the response is done or the client goes away.
+ * until the response is done or the client goes away. Exported as the
+ * package's `warden/fastify` subpath, so `import "warden"` never loads
+ * Fastify's plugin helper.
  */
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import fastifyPlugin from "fastify-plugin";

@@ -62,4 +62,3 @@ export {
   type RequestTimeoutBody,
   type ServiceUnavailableBody,
 } from "./http.js";
-export { fastifyBulkhead, type FastifyBulkheadOptions } from "./fastify.js";

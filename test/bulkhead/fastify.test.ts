@@ -1,8 +1,10 @@
 import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
-import { fastifyBulkhead, type Bulkhead } from "../../src/bulkhead/index.js";
+import type { Bulkhead } from "../../src/bulkhead/index.js";
+import { fastifyBulkhead } from "../../src/bulkhead/fastify.js";
 import { closeBulkheads, deferred, makeBulkhead, sleep, type Deferred } from "./helpers.js";
 
 const apps = new Set<FastifyInstance>();
@@ -114,4 +116,19 @@ test("fastify: an error of the userId function is a 500 through fastify's error 
   const response = await fetch(url);
   assert.equal(response.status, 500);
   assert.equal(bulkhead.stats().activeRequests, 0);
+});
+
+test('import "warden" never loads the Fastify plugin helper; "warden/fastify" does', () => {
+  const script = [
+    'import { createRequire } from "node:module";',
+    'await import("./src/index.ts");',
+    "const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/fastify-plugin/'));",
+    "const core = loaded();",
+    'await import("./src/bulkhead/fastify.ts");',
+    "console.log(JSON.stringify({ core, subpath: loaded() }));",
+  ].join("\n");
+  const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+  });
+  assert.deepEqual(JSON.parse(out.trim().split("\n").at(-1)!), { core: false, subpath: true });
 });
