@@ -9,7 +9,12 @@ import {
   isStoreUnavailableError,
   type OverloadError,
 } from "../../src/errors/index.js";
-import { renderBulkheadError, type Bulkhead, type BulkheadOptions } from "../../src/bulkhead/index.js";
+import {
+  renderBulkheadError,
+  type Bulkhead,
+  type BulkheadOptions,
+  type BulkheadPermit,
+} from "../../src/bulkhead/index.js";
 import { redisBulkheadStore, type RedisBulkheadStoreOptions } from "../../src/bulkhead/redis/index.js";
 import { closeBulkheads, deferred, makeBulkhead, observe, sleep } from "./helpers.js";
 import { countRoundTrips, startRedis, type TestRedis } from "./redis-server.js";
@@ -192,25 +197,32 @@ describe("the Redis store", () => {
     const join = cluster({ maxConcurrentPerUser: 2, maxConcurrentGlobal: 2, maxQueuePerUser: 100, maxQueueGlobal: 4 });
     const [a, b] = [await join({ statsIntervalMs: 50 }), await join({ statsIntervalMs: 50 })];
     const work = () => sleep(20);
+    // Everything runs on A; B only watches.
     const burst = async (): Promise<OverloadError[]> =>
       (
-        await Promise.all(
-          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).limit(`u${i % 3}`, work).catch((e: unknown) => e)),
-        )
+        await Promise.all(Array.from({ length: 20 }, (_, i) => a.limit(`u${i % 3}`, work).catch((e: unknown) => e)))
       ).filter(isOverloadError);
     // Load in bursts until the cluster's drain rate has been measured (it needs waiting across two readings).
     const rejected: OverloadError[] = [];
-    for (let n = 0; a.stats().drainRatePerSecond === undefined; n++) {
+    for (let n = 0; b.stats().drainRatePerSecond === undefined; n++) {
       assert.ok(n < 200, "no drain rate measured");
       rejected.push(...(await burst()));
     }
     rejected.push(...(await burst()));
     assert.ok(rejected.length > 0);
     assert.ok(rejected.every((e) => e.retryAfter >= 1));
-    const stats = a.stats();
-    assert.ok(stats.drainRatePerSecond! > 0);
+    const stats = b.stats();
+    assert.ok(stats.drainRatePerSecond! > 0, "B measures the drain of requests that ran on A");
     assert.equal(stats.store?.kind, "redis");
     assert.equal(stats.store?.state, "connected");
+    // B's own rejections are advised from that rate too.
+    const blocker = [await a.acquire("x"), await a.acquire("y")];
+    const fill = Array.from({ length: 4 }, () => b.acquire("z").catch((e: unknown) => e));
+    await until(async () => (await b.fetchStats()).globalQueued === 4, "the global queue is full");
+    const advised = await b.acquire("w").catch((e: unknown) => e);
+    assert.ok(isOverloadError(advised) && advised.scope === "global" && advised.retryAfter >= 1);
+    for (const permit of blocker) permit.release();
+    for (const result of await Promise.all(fill)) if (!(result instanceof Error)) (result as BulkheadPermit).release();
   });
 
   test("unreachable at start: a clear error", async () => {
