@@ -225,6 +225,14 @@ describe("the Redis store", () => {
     for (const result of await Promise.all(fill)) if (!(result instanceof Error)) (result as BulkheadPermit).release();
   });
 
+  test("idle users leave the cluster's stats after idleUserTtlMs", async () => {
+    const join = cluster({ idleUserTtlMs: 300 }, { statsIntervalMs: 50 });
+    const a = await join();
+    (await a.acquire("idle")).release();
+    await until(() => a.stats().users.some((u) => u.userId === "idle"), "the user is listed");
+    await until(() => a.stats().users.every((u) => u.userId !== "idle"), "the idle user is forgotten");
+  });
+
   test("unreachable at start: a clear error", async () => {
     const bulkhead = makeBulkhead({
       store: redisBulkheadStore({ url: "redis://127.0.0.1:1", log: false }),
@@ -333,6 +341,30 @@ describe("when Redis goes away", () => {
       await until(() => a.stats().store?.state === "connected", "re-joined");
       assert.equal((await a.fetchStats()).globalConcurrent, 1);
       held.release();
+      await until(async () => (await a.fetchStats()).globalConcurrent === 0, "no slot leaked");
+    } finally {
+      admin.disconnect();
+      await closeBulkheads();
+      await own.stop();
+    }
+  });
+
+  test("Redis loses its data under a live connection (FLUSHALL): the instance notices, re-joins, nothing is lost", async () => {
+    const own = await startRedis();
+    const admin = new Redis(own.url);
+    try {
+      const a = makeBulkhead({
+        maxConcurrentPerUser: 5,
+        store: redisBulkheadStore({ url: own.url, keyPrefix: "flush", log: false, leaseTtlMs: 2000 }),
+      });
+      await a.ready();
+      const held = await a.acquire("u");
+      await admin.flushall();
+      // The next call finds no lease, re-joins with the slot it holds, and waits out the pause after lost data.
+      const second = await a.acquire("u");
+      assert.equal((await a.fetchStats()).globalConcurrent, 2);
+      held.release();
+      second.release();
       await until(async () => (await a.fetchStats()).globalConcurrent === 0, "no slot leaked");
     } finally {
       admin.disconnect();
