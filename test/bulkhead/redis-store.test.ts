@@ -107,6 +107,25 @@ describe("the Redis store", () => {
     assert.deepEqual(order, ["heavy0", "light0", "heavy1", "light1", "heavy2", "heavy3"]);
   });
 
+  test("user ids may hold any characters (colons, bars, spaces, unicode)", async () => {
+    const join = cluster({ maxConcurrentPerUser: 1, maxQueuePerUser: 1, overloadPolicy: "drop_oldest" });
+    const [a, b] = [await join(), await join()];
+    const user = "team:42|x y ✓";
+    const held = await a.acquire(user);
+    const first = observe(b.acquire(user));
+    await until(async () => (await a.fetchStats()).globalQueued === 1, "queued");
+    const second = observe(a.acquire(user));
+    await until(() => first.state === "rejected", "the oldest waiter, on B, is evicted");
+    assert.ok(isOverloadError(first.error) && first.error.scope === "user");
+    held.release();
+    await until(() => second.state === "fulfilled", "the newcomer gets the slot");
+    assert.deepEqual(
+      (await a.fetchStats()).users.map((u) => [u.userId, u.concurrent]),
+      [[user, 1]],
+    );
+    second.value!.release();
+  });
+
   test("overload policies: drop_newest, drop_oldest and block", async () => {
     const newest = cluster({ maxConcurrentPerUser: 1, maxQueuePerUser: 1, overloadPolicy: "drop_newest" });
     const [a, b] = [await newest(), await newest()];
@@ -283,6 +302,7 @@ describe("the redis subpath", () => {
     assert.throws(() => redisBulkheadStore({ keyPrefix: "a b" }), /spaces or braces/);
     assert.throws(() => redisBulkheadStore({ onFailure: "sometimes" as "open" }), /unknown failure mode/);
     assert.throws(() => redisBulkheadStore({ instanceId: "a:b" }), TypeError);
+    assert.throws(() => redisBulkheadStore({ redisOptions: { keyPrefix: "x:" } }), /use the keyPrefix option/);
   });
 });
 

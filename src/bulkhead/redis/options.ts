@@ -50,7 +50,11 @@ export interface RedisBulkheadStoreOptions {
    * @default random
    */
   instanceId?: string;
-  /** Extra ioredis options (TLS, password, ...); the store sets its own retry and queueing options. */
+  /**
+   * Extra ioredis options (TLS, password, Sentinel...); the store sets its own
+   * retry and queueing options. Not `keyPrefix`: the scripts build key names
+   * themselves, so use this store's `keyPrefix`.
+   */
   redisOptions?: RedisOptions;
 }
 
@@ -75,6 +79,9 @@ export function checkOptions(options: RedisBulkheadStoreOptions): RedisBulkheadS
   }
   if (options.instanceId !== undefined && !/^[\w-]+$/.test(options.instanceId)) {
     throw new TypeError(`instanceId must be letters, digits, - or _, got ${JSON.stringify(options.instanceId)}`);
+  }
+  if (options.redisOptions?.keyPrefix !== undefined) {
+    throw new TypeError("redisOptions.keyPrefix is not supported; use the keyPrefix option of redisBulkheadStore");
   }
   return checked;
 }
