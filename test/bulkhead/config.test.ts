@@ -241,3 +241,23 @@ test("store settings are checked like the others", () => {
     /a lease must expire/,
   );
 });
+
+test("the config file selects the Redis store; the environment and options win over it", () => {
+  const file = {
+    path: "/srv/warden.config.json",
+    document: { bulkhead: { store: "redis", redisUrl: "redis://cache:6379/2", redisOnFailure: "open" } },
+  };
+  const fromFile = resolveBulkheadConfig({ env: {}, file });
+  assert.equal(fromFile.store, "redis");
+  assert.equal(fromFile.redisUrl, "redis://cache:6379/2");
+  assert.equal(fromFile.redisOnFailure, "open");
+  assert.equal(fromFile.sources.store, "config");
+  const overridden = resolveBulkheadConfig({
+    env: { WARDEN_BULKHEAD_REDIS_URL: "redis://other:6379" },
+    options: { redisOnFailure: "closed" },
+    file,
+  });
+  assert.equal(overridden.redisUrl, "redis://other:6379");
+  assert.equal(overridden.redisOnFailure, "closed");
+  assert.equal(overridden.sources.redisOnFailure, "option");
+});

@@ -310,10 +310,16 @@ describe("when Redis goes away", () => {
   test("fail closed: waiters and newcomers get a 503 with Retry-After; on return the state converges", async () => {
     const own = await startRedis();
     try {
+      const logged: string[] = [];
       const join = async () => {
         const b = makeBulkhead({
           maxConcurrentPerUser: 1,
-          store: redisBulkheadStore({ url: own.url, keyPrefix: "closed", log: false, leaseTtlMs: 2000 }),
+          store: redisBulkheadStore({
+            url: own.url,
+            keyPrefix: "closed",
+            log: (message) => logged.push(message),
+            leaseTtlMs: 2000,
+          }),
         });
         await b.ready();
         return b;
@@ -335,6 +341,12 @@ describe("when Redis goes away", () => {
       await own.restart();
       await until(() => a.stats().store?.state === "connected", "reconnected", 20_000);
       assert.equal((await a.fetchStats()).globalConcurrent, 1, "the slot still running is counted again");
+      assert.ok(logged.some((m) => /^lost Redis at redis:\/\/127\.0\.0\.1:\d+; rejecting requests with 503/.test(m)));
+      assert.ok(
+        logged.some((m) => /is back; this instance re-joined with 1 running slot$/.test(m)),
+        logged.join("\n"),
+      );
+      assert.ok(a.stats().store!.rejectedUnavailable >= 2, "the waiter and the newcomer are counted");
       held.release();
       await until(async () => (await a.fetchStats()).globalConcurrent === 0, "no slot leaked");
     } finally {

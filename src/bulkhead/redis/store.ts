@@ -520,7 +520,8 @@ export class RedisBulkheadStore<P> implements BulkheadStore<P> {
     }
     if (this.state !== "syncing" || generation !== this.syncs) return;
     this.startError = undefined;
-    if (wasDown) this.log(`${this.where} is back; this instance re-joined with ${this.heldCount()} running slots`);
+    if (wasDown)
+      this.log(`${this.where} is back; this instance re-joined with ${plural(this.heldCount(), "running slot")}`);
     // Waiters whose Redis queue places the re-join dropped, and those of the fallback store, queue again in order.
     const again: RedisTicket<P>[] = [];
     for (let ticket = this.arrivals.shift(); ticket !== undefined; ticket = this.arrivals.shift()) {
@@ -695,4 +696,8 @@ export class RedisBulkheadStore<P> implements BulkheadStore<P> {
 export function redisBulkheadStore(options: RedisBulkheadStoreOptions = {}) {
   const checked = checkOptions(options);
   return <P>(context: BulkheadStoreContext<P>): RedisBulkheadStore<P> => new RedisBulkheadStore<P>(context, checked);
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
