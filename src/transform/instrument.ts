@@ -1,5 +1,6 @@
 import { ancestor } from "acorn-walk";
 import MagicString, { type SourceMap } from "magic-string";
+import { boundNames } from "./bindings.js";
 import { evalShadows } from "./eval-scope.js";
 import {
   BOOT,
@@ -121,7 +122,7 @@ function declarationsToHoist(fn: FunctionNode, statements: AnyNode[]): Set<AnyNo
   for (const declaration of declarations) taken.set(names(declaration), (taken.get(names(declaration)) ?? 0) + 1);
   const clashes = new Set([...taken].filter(([, count]) => count > 1).map(([name]) => name));
   const bound: AnyNode[] = [];
-  for (const param of fn["params"] as AnyNode[]) collectBindings(param, bound);
+  for (const param of fn["params"] as AnyNode[]) boundNames(param, bound);
   collectVarNames(fn.body, bound);
   for (const identifier of bound) {
     const name = String(identifier["name"]);
@@ -130,23 +131,10 @@ function declarationsToHoist(fn: FunctionNode, statements: AnyNode[]): Set<AnyNo
   return new Set(declarations.filter((declaration) => clashes.has(names(declaration))));
 }
 
-function collectBindings(pattern: AnyNode | null | undefined, out: AnyNode[]): void {
-  if (!pattern) return;
-  if (pattern.type === "Identifier") out.push(pattern);
-  else if (pattern.type === "ObjectPattern") {
-    for (const property of pattern["properties"] as AnyNode[]) {
-      collectBindings((property.type === "RestElement" ? property["argument"] : property["value"]) as AnyNode, out);
-    }
-  } else if (pattern.type === "ArrayPattern") {
-    for (const element of pattern["elements"] as (AnyNode | null)[]) collectBindings(element, out);
-  } else if (pattern.type === "RestElement") collectBindings(pattern["argument"] as AnyNode, out);
-  else if (pattern.type === "AssignmentPattern") collectBindings(pattern["left"] as AnyNode, out);
-}
-
 /** Names declared with `var` anywhere in a function body, not looking into nested functions. */
 function collectVarNames(node: AnyNode, out: AnyNode[]): void {
   if (node.type === "VariableDeclaration" && node["kind"] === "var") {
-    for (const declarator of node["declarations"] as AnyNode[]) collectBindings(declarator["id"] as AnyNode, out);
+    for (const declarator of node["declarations"] as AnyNode[]) boundNames(declarator["id"] as AnyNode, out);
   }
   for (const key of Object.keys(node)) {
     if (key === "loc") continue;
