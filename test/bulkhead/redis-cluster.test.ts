@@ -130,7 +130,8 @@ test("kill -9 of one process gives back its slots and queue places within the le
     env: false,
     configFile: false,
     ...settings,
-    store: redisBulkheadStore({ url: redis.url, keyPrefix, leaseTtlMs: 2000, log: false }),
+    // The survivor's own lease is long: a stall of this busy test process must not cost it its slot.
+    store: redisBulkheadStore({ url: redis.url, keyPrefix, leaseTtlMs: 10_000, log: false }),
   });
   const watch = await observer(keyPrefix);
   const victim = spawnWorker({
@@ -186,7 +187,8 @@ test("a Redis restart mid-load: caps hold, requests run once or are rejected onc
       url: redis.url,
       checkerUrl: checker.url,
       keyPrefix,
-      leaseTtlMs: 1500,
+      // Long enough that a loaded machine's stalls never cost a live worker its lease (which the checker would see).
+      leaseTtlMs: 4000,
       settings,
       seed: 77 + i,
       requests: 150,

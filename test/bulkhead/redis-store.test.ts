@@ -192,7 +192,7 @@ describe("the Redis store", () => {
   });
 
   test("leases are on Redis's clock: instances with skewed clocks change nothing", async () => {
-    const join = cluster({ maxConcurrentPerUser: 1, maxConcurrentGlobal: 2 }, { leaseTtlMs: 1500 });
+    const join = cluster({ maxConcurrentPerUser: 1, maxConcurrentGlobal: 2 }, { leaseTtlMs: 4000 });
     const ahead = await join({}, () => performance.now() + 86_400_000);
     const behind = await join({}, () => performance.now() - 86_400_000);
     const realNow = Date.now;
@@ -201,7 +201,7 @@ describe("the Redis store", () => {
     try {
       const p1 = await ahead.acquire("u");
       const waiter = observe(behind.acquire("u"));
-      await sleep(4000); // well past the lease: renewed, so the slot stays held
+      await sleep(6000); // well past the lease: renewed, so the slot stays held
       assert.equal(waiter.state, "pending");
       assert.equal((await behind.fetchStats()).globalConcurrent, 1);
       p1.release();
