@@ -95,20 +95,24 @@ let corpus: Promise<CorpusEntry[]> | undefined;
 const loadCorpus = () => (corpus ??= buildCorpus());
 
 describe("differential corpus: real packages, raw vs Warden", () => {
-  test("the corpus: real packages bundled, twice (as built and reformatted with semi: false)", async (t) => {
-    const entries = await loadCorpus();
-    const packages = corpusPackages();
-    for (const variant of VARIANTS) {
-      const files = entries.filter((entry) => entry.variant === variant);
-      const lines = files.reduce((sum, entry) => sum + entry.lines, 0);
-      const bytes = files.reduce((sum, entry) => sum + entry.source.length, 0);
-      t.diagnostic(`${variant}: ${files.length} files, ${lines} lines, ${(bytes / 1e6).toFixed(1)} MB`);
-    }
-    t.diagnostic(`${packages.length} packages: ${packages.join(" ")}`);
-    assert.equal(entries.length, DRIVERS.length * VARIANTS.length);
-    assert.ok(packages.length >= 10);
-    assert.ok(entries.reduce((sum, entry) => sum + entry.lines, 0) > 100_000);
-  });
+  test(
+    "the corpus: real packages bundled, twice (as built and reformatted with semi: false)",
+    { timeout: 300_000 },
+    async (t) => {
+      const entries = await loadCorpus();
+      const packages = corpusPackages();
+      for (const variant of VARIANTS) {
+        const files = entries.filter((entry) => entry.variant === variant);
+        const lines = files.reduce((sum, entry) => sum + entry.lines, 0);
+        const bytes = files.reduce((sum, entry) => sum + entry.source.length, 0);
+        t.diagnostic(`${variant}: ${files.length} files, ${lines} lines, ${(bytes / 1e6).toFixed(1)} MB`);
+      }
+      t.diagnostic(`${packages.length} packages: ${packages.join(" ")}`);
+      assert.equal(entries.length, DRIVERS.length * VARIANTS.length);
+      assert.ok(packages.length >= 10);
+      assert.ok(entries.reduce((sum, entry) => sum + entry.lines, 0) > 100_000);
+    },
+  );
 
   for (const engine of TEST_ENGINES) {
     describe(`[${engine}]`, () => {
@@ -133,21 +137,25 @@ describe("differential corpus: real packages, raw vs Warden", () => {
       for (const spec of DRIVERS) {
         for (const variant of VARIANTS) {
           const todo = knownFailure(spec.name, variant);
-          test(`${spec.name} (${variant}): same result raw and under Warden`, todo ? { todo } : {}, async () => {
-            const entry = (await loadCorpus()).find((e) => e.name === spec.name && e.variant === variant)!;
-            const warden = fromWarden(
-              await runtime.run(entry.source, { filename: entry.filename, input: CORPUS_INPUT }),
-            );
-            const expected = fromRaw(await rawResults.get(entry.filename)!);
-            assert.ok(expected.ok, `the raw ${engine} run itself failed: ${!expected.ok && expected.threw}`);
-            const difference = firstDifference(expected, warden);
-            if (difference) {
-              assert.fail(
-                `${entry.filename} [${engine}]: raw and Warden results differ at ${difference.path}\n` +
-                  `  raw:    ${show(difference.raw)}\n  warden: ${show(difference.warden)}`,
+          test(
+            `${spec.name} (${variant}): same result raw and under Warden`,
+            { timeout: 180_000, ...(todo ? { todo } : {}) },
+            async () => {
+              const entry = (await loadCorpus()).find((e) => e.name === spec.name && e.variant === variant)!;
+              const warden = fromWarden(
+                await runtime.run(entry.source, { filename: entry.filename, input: CORPUS_INPUT }),
               );
-            }
-          });
+              const expected = fromRaw(await rawResults.get(entry.filename)!);
+              assert.ok(expected.ok, `the raw ${engine} run itself failed: ${!expected.ok && expected.threw}`);
+              const difference = firstDifference(expected, warden);
+              if (difference) {
+                assert.fail(
+                  `${entry.filename} [${engine}]: raw and Warden results differ at ${difference.path}\n` +
+                    `  raw:    ${show(difference.raw)}\n  warden: ${show(difference.warden)}`,
+                );
+              }
+            },
+          );
         }
       }
     });

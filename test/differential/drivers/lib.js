@@ -52,11 +52,6 @@ export function histogram(items, key) {
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** The base name of a fixture path, with its package: `marked/README.md`. */
-export function label(file) {
-  return file.path;
-}
-
 /** Every `yyyy-mm-dd` date in a text, in order of appearance, without repeats. */
 export function isoDates(text, limit = Infinity) {
   const seen = new Set();
