@@ -329,7 +329,19 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
         // The body now runs inside a try block, where function declarations are block-scoped.
         // Where that would change their meaning, they move to the function's own level.
         const hoisted = declarationsToHoist(fn, statements);
-        for (const declaration of hoisted) s.move(declaration.start, declaration.end, insertAt);
+        // Those already first stay; the others follow them, in their own order (the last of
+        // two declarations of one name wins).
+        let anchor = insertAt;
+        let leading = true;
+        for (const statement of statements) {
+          if (statement.start < insertAt) continue;
+          if (leading && hoisted.has(statement)) {
+            anchor = statement.end;
+            continue;
+          }
+          leading = false;
+          if (hoisted.has(statement)) s.move(statement.start, statement.end, anchor);
+        }
         const first = statements.find((statement) => statement.start >= insertAt && !hoisted.has(statement));
         // prependRight: after everything appended at the same place, inside the statement's own text.
         if (first) {

@@ -241,17 +241,15 @@ const SNIPPETS: readonly Snippet[] = [
     },
   },
   {
-    // A function declaration that has to move to the function's own level (its name
-    // clashes with another declaration, a var or a parameter) and starts right where
-    // the prologue goes (`{function g`, or `"use strict";function g`): MagicString
-    // refuses the move ("cannot move a selection inside itself") and the run fails
-    // with EngineError "the source could not be prepared". Minified code looks like this.
+    // Function declarations that have to stay at the function's own level (their name
+    // clashes with another declaration, a var or a parameter), starting right where the
+    // prologue goes (`{function g`, or `"use strict";function g`), as in minified code.
     name: "clashing-declaration-at-body-start",
-    source: "function f() {function g() { return 1 } function g() { return 2 } return g() }\nf()",
-    known: {
-      engines: ["v8", "quickjs"],
-      cause: "instrument.ts: moving a declaration that starts at the insertion point throws",
-    },
+    source:
+      "function f() {function g() { return 1 } function g() { return 2 } return g() }\n" +
+      "function h(a) {function a() {} return typeof a }\n" +
+      "function k() {'use strict';function g() { return 3 }var x;function g() { return 4 } return g() }\n" +
+      "[f(), h(1), k()]",
   },
   {
     // V8 accepts a call as an assignment target in sloppy code (it throws a ReferenceError
