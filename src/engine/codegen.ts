@@ -19,12 +19,18 @@ import {
 
 const KINDS = new Set<string>(["normal", "generator", "async", "asyncGenerator"]);
 
-/** Instrumented code made from strings, most recently used last; shared by all runs of this process. */
+/** Instrumented code made from small strings, most recently used last; shared by all runs of this process. */
 const made = new Map<string, InstrumentedEval>();
-/** How many instrumented strings are kept (for reuse, and for `toString` of the functions they made). */
+/** How many instrumented strings the shared cache keeps. */
 const MADE_CACHE_SIZE = 256;
+/** Strings longer than this are instrumented for their run only: a guest must not fill the host's memory. */
+const MADE_CACHE_MAX_CHARS = 64 * 1024;
+
+/** Characters of code made from strings one run keeps for `toString` lookups. */
+const OWN_MAX_CHARS = 16 * 1024 * 1024;
 
 function remember(key: string, value: InstrumentedEval): void {
+  if (key.length > MADE_CACHE_MAX_CHARS) return;
   made.delete(key);
   made.set(key, value);
   if (made.size > MADE_CACHE_SIZE) made.delete(made.keys().next().value as string);
@@ -32,6 +38,10 @@ function remember(key: string, value: InstrumentedEval): void {
 
 /** Code generation and source lookups for one run. */
 export class GuestCode {
+  /** Code this run made from strings, newest last (for `toString` of the functions it made). */
+  private readonly own = new Set<InstrumentedEval>();
+  private ownChars = 0;
+
   /** @param program the run's own prepared source (or a way to get it when first needed) */
   constructor(private readonly program: () => PreparedSource | undefined) {}
 
@@ -51,6 +61,7 @@ export class GuestCode {
         else return `0unknown code generation mode ${mode}`;
       }
       remember(key, output);
+      this.keep(output);
       return `1${output.code}`;
     } catch (error) {
       if (error instanceof GuestSyntaxError) return `0${error.message}`;
@@ -64,10 +75,25 @@ export class GuestCode {
   original(text: string): string {
     const fromProgram = this.program()?.originalText(text);
     if (fromProgram !== undefined) return fromProgram;
-    for (const output of [...made.values()].reverse()) {
+    for (const output of [...this.own].reverse()) {
       const found = output.reverse.original(text);
       if (found !== undefined) return found;
     }
     return "";
+  }
+
+  /** Keeps a run's code for `original`, oldest dropped past {@link OWN_MAX_CHARS} (its functions then show as compiled). */
+  private keep(output: InstrumentedEval): void {
+    if (this.own.has(output)) {
+      this.own.delete(output); // newest last
+    } else {
+      this.ownChars += output.code.length;
+    }
+    this.own.add(output);
+    for (const oldest of this.own) {
+      if (this.ownChars <= OWN_MAX_CHARS || this.own.size === 1) break;
+      this.own.delete(oldest);
+      this.ownChars -= oldest.code.length;
+    }
   }
 }
