@@ -69,8 +69,16 @@ export function warnOncePerBudget(
   };
 }
 
+/** Where what a run's guest says goes: console lines and budget warnings (the one name for it in every engine). */
+export interface RunReporter {
+  /** Guest console output, one formatted line per call (already size-checked). */
+  onConsole(level: ConsoleLevel, text: string): void;
+  /** A budget crossed its warning threshold (once per budget per run). */
+  onWarning(budget: WarningBudget, fraction: number): void;
+}
+
 /** One run, as the runtime hands it to an engine. */
-export interface EngineRunRequest {
+export interface EngineRunRequest extends RunReporter {
   /** Instrumented source. */
   prepared: PreparedSource;
   /** The user's original source (engines that prepare it again elsewhere, such as in a sandbox process, use it). */
@@ -79,10 +87,6 @@ export interface EngineRunRequest {
   limits: LimitValues;
   /** The input as JSON text (already size-checked), or undefined for none. */
   inputJson: string | undefined;
-  /** Guest console output, one formatted line per call (already size-checked). */
-  onConsole(level: ConsoleLevel, text: string): void;
-  /** A budget crossed its warning threshold (once per budget per run). */
-  onWarning(budget: WarningBudget, fraction: number): void;
   /** Stops the run at once when aborted; the run then ends with an `AbortedError`. */
   signal?: AbortSignal | undefined;
 }

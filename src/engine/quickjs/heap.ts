@@ -226,7 +226,7 @@ export class QuickJSHeap {
    * After a run (its runtime disposed): fills whatever the run grew the heap
    * by with ballast again. Returns false when the instance should be retired.
    */
-  settle(): boolean {
+  refill(): boolean {
     // QuickJS's recovery from a failed allocation is not trusted beyond the run that caused it.
     if (this.exhausted || this.bytes > QuickJSHeap.retireAboveBytes) return false;
     if (this.bytes > this.settledBytes) this.fill();

@@ -26,8 +26,8 @@ import {
 
 const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_WARN, RUN_CONFIG } = names;
 
-/** Where a sandbox sends what the guest does. */
-export interface SandboxSink {
+/** How the worker side passes what the guest of a run says to the main thread (a {@link RunReporter} by run id). */
+export interface WorkerReporter {
   log(id: number, level: ConsoleLevel, text: string): void;
   warn(id: number, budget: WarningBudget, fraction: number): void;
 }
@@ -179,7 +179,7 @@ export class SandboxHost {
     private readonly clock: ThreadCpuClock,
     private readonly control: Float64Array,
     private readonly maxStackBytes: number,
-    private readonly sink: SandboxSink,
+    private readonly sink: WorkerReporter,
   ) {
     this.heap = heap;
     this.wasmModule = wasmModule;
@@ -193,7 +193,7 @@ export class SandboxHost {
     clock: ThreadCpuClock,
     control: Float64Array,
     maxStackBytes: number,
-    sink: SandboxSink,
+    sink: WorkerReporter,
   ): Promise<SandboxHost> {
     const heap = await QuickJSHeap.create(wasmModule);
     const host = new SandboxHost(heap, wasmModule, clock, control, maxStackBytes, sink);
@@ -265,7 +265,7 @@ export class SandboxHost {
         await this.replaceHeap();
       }
     }
-    if (!this.heap.settle()) await this.replaceHeap();
+    if (!this.heap.refill()) await this.replaceHeap();
     this.prepareSpare();
   }
 
@@ -293,7 +293,7 @@ export class SandboxHost {
 
   private prepareSpare(): void {
     this.spare = this.prepare();
-    this.heap.settle();
+    this.heap.refill();
     this.idleCpu = this.clock.now();
   }
 
@@ -371,7 +371,7 @@ export class SandboxHost {
     let finish: QuickJSHandle;
     if (message.kind === "module") {
       // A module with top-level await evaluates to a promise of its namespace.
-      const namespace = this.settle(sandbox, state, value, scope);
+      const namespace = this.awaitPromise(sandbox, state, value, scope);
       if ("ending" in namespace) return namespace;
       const called = ctx.callFunction(sandbox.finishModule, ctx.undefined, namespace.value);
       if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
@@ -383,7 +383,7 @@ export class SandboxHost {
       if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
       finish = scope.manage(called.value);
     }
-    const settled = this.settle(sandbox, state, finish, scope);
+    const settled = this.awaitPromise(sandbox, state, finish, scope);
     if ("ending" in settled) return settled;
     // Like V8, which hands the result over once its microtask queue is empty, let the jobs still
     // queued run to the end: work the guest left behind counts, and may trip a limit.
@@ -397,7 +397,7 @@ export class SandboxHost {
   }
 
   /** Runs pending jobs until a promise settles, the guest is stopped, or nothing is left that could settle it. */
-  private settle(
+  private awaitPromise(
     sandbox: PreparedSandbox,
     state: RunState,
     handle: QuickJSHandle,

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { ConsoleLevel, WarningBudget } from "../contract.js";
+import type { RunReporter } from "../contract.js";
 import {
   CONTROL_ABORT,
   CONTROL_CPU_MS,
@@ -22,12 +22,6 @@ export type WorkerOutcome =
   | { type: "lost" }
   /** The worker went away: terminated by the engine, or it died. */
   | { type: "exited"; reason: string };
-
-/** Receives the guest's console lines and warnings of the run in flight. */
-export interface RunListener {
-  onConsole(level: ConsoleLevel, text: string): void;
-  onWarning(budget: WarningBudget, fraction: number): void;
-}
 
 /** Options of every QuickJS worker. */
 export interface WorkerOptions {
@@ -75,7 +69,7 @@ export class QuickJSWorker {
   /** Resolves when the worker has loaded QuickJS; rejects if it could not. */
   readonly ready: Promise<void>;
   private nextId = 1;
-  private pending: { id: number; listener: RunListener; resolve: (outcome: WorkerOutcome) => void } | undefined;
+  private pending: { id: number; listener: RunReporter; resolve: (outcome: WorkerOutcome) => void } | undefined;
   private fatal: { name: string; message: string } | undefined;
   private exited = false;
   private terminating = false;
@@ -121,14 +115,14 @@ export class QuickJSWorker {
           return;
         case "done":
           if (this.pending?.id === message.id) {
-            this.settle({ type: "done", result: message.result, usage: message.usage });
+            this.finishRun({ type: "done", result: message.result, usage: message.usage });
           }
           return;
         case "fatal":
           this.fatal = { name: message.name, message: message.message };
           markFailed(new Error(`the QuickJS worker failed: ${message.name}: ${message.message}`));
-          if (this.pending && this.pending.id !== message.id) this.settle({ type: "lost" });
-          else this.settle({ type: "fatal", ...this.fatal });
+          if (this.pending && this.pending.id !== message.id) this.finishRun({ type: "lost" });
+          else this.finishRun({ type: "fatal", ...this.fatal });
           return;
       }
     });
@@ -139,8 +133,8 @@ export class QuickJSWorker {
     this.worker.on("exit", (code) => {
       this.exited = true;
       markFailed(new Error(`the QuickJS worker exited with code ${code}`));
-      if (this.fatal && !this.terminating) this.settle({ type: "fatal", ...this.fatal });
-      else this.settle({ type: "exited", reason: this.terminating ? "terminated" : `exit code ${code}` });
+      if (this.fatal && !this.terminating) this.finishRun({ type: "fatal", ...this.fatal });
+      else this.finishRun({ type: "exited", reason: this.terminating ? "terminated" : `exit code ${code}` });
     });
   }
 
@@ -165,7 +159,7 @@ export class QuickJSWorker {
   }
 
   /** Starts a run; resolves with how it ended. */
-  run(message: Omit<RunMessage, "type" | "id">, listener: RunListener): Promise<WorkerOutcome> {
+  run(message: Omit<RunMessage, "type" | "id">, listener: RunReporter): Promise<WorkerOutcome> {
     if (this.pending) throw new Error("the QuickJS worker is busy");
     if (!this.alive) return Promise.resolve({ type: "exited", reason: "the worker is gone" });
     const id = this.nextId++;
@@ -184,7 +178,7 @@ export class QuickJSWorker {
     this.control[CONTROL_ABORT] = 1;
   }
 
-  private settle(outcome: WorkerOutcome): void {
+  private finishRun(outcome: WorkerOutcome): void {
     const pending = this.pending;
     this.pending = undefined;
     if (!this.exited && !this.terminating) this.worker.unref();

@@ -11,13 +11,13 @@ import { isWardenError } from "../../errors/index.js";
 import { abandonedIsolateCount } from "../abandoned.js";
 import { emptyUsage } from "../contract.js";
 import { assertSandboxFlags } from "./flags.js";
-import { IsolateEngine } from "./isolate-engine.js";
+import { IsolateRunner } from "./isolate-runner.js";
 import { toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
 
 // Never run guests with memory the isolate's limit cannot see: without the flags, fail to start.
 assertSandboxFlags();
 // One warm isolate per memory limit: the host spreads concurrent runs over processes.
-const engine = new IsolateEngine({ idleIsolates: 1 });
+const engine = new IsolateRunner({ idleIsolates: 1 });
 const aborts = new Map<number, AbortController>();
 let retired = false;
 

@@ -90,11 +90,11 @@ class SandboxProcess {
     if (!run) return;
     if (message.type === "console") run.request.onConsole(message.level, message.text);
     else if (message.type === "warning") run.request.onWarning(message.budget, message.fraction);
-    else if (message.ok) this.settle(message.id, { ok: true, json: message.json, usage: message.usage });
-    else this.settle(message.id, { ok: false, error: fromWire(message.error), usage: message.usage });
+    else if (message.ok) this.resolveRun(message.id, { ok: true, json: message.json, usage: message.usage });
+    else this.resolveRun(message.id, { ok: false, error: fromWire(message.error), usage: message.usage });
   }
 
-  private settle(id: number, outcome: EngineRunOutcome): void {
+  private resolveRun(id: number, outcome: EngineRunOutcome): void {
     const run = this.pending.get(id);
     if (!run) return;
     this.pending.delete(id);
@@ -124,7 +124,7 @@ class SandboxProcess {
       // If the process stops answering (it should never), end it once the run is certainly over.
       if (limits.timeoutMs > 0) {
         run.backstop = setTimeout(() => {
-          this.settle(id, {
+          this.resolveRun(id, {
             ok: false,
             error: new LimitExceededError({ kind: "timeout", limit: limits.timeoutMs }),
             usage: emptyUsage(),
@@ -144,7 +144,7 @@ class SandboxProcess {
       };
       this.child.send(message, (error) => {
         if (error)
-          this.settle(id, {
+          this.resolveRun(id, {
             ok: false,
             error: new EngineError(`the V8 sandbox process is gone: ${error.message}`),
             usage: emptyUsage(),
@@ -158,7 +158,7 @@ class SandboxProcess {
     this.child.send({ type: "abort", id } satisfies HostMessage, () => {});
     setTimeout(() => {
       if (!this.pending.has(id)) return;
-      this.settle(id, { ok: false, error: new AbortedError("the run was aborted"), usage: emptyUsage() });
+      this.resolveRun(id, { ok: false, error: new AbortedError("the run was aborted"), usage: emptyUsage() });
       this.kill();
     }, ABORT_GRACE_MS).unref();
   }
@@ -174,14 +174,14 @@ class SandboxProcess {
     const error = new EngineError(
       `the V8 sandbox process ended unexpectedly (${signal ?? `exit ${code}`}); it was replaced`,
     );
-    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error, usage: emptyUsage() });
+    for (const id of [...this.pending.keys()]) this.resolveRun(id, { ok: false, error, usage: emptyUsage() });
     this.onGone(this);
   }
 }
 
 /**
  * V8 isolates through isolated-vm, in a pool of sandbox processes. Each
- * process runs the isolate engine (`isolate-engine.ts`): pooled isolates, a
+ * process runs an isolate runner (`isolate-runner.ts`): pooled isolates, a
  * fresh context per run, a watchdog for wall-clock and CPU time. Keeping
  * isolates out of the host process is what makes "never crash the host" hold:
  * a guest that provokes a fatal V8 out-of-memory (isolated-vm issues #107,

@@ -3,19 +3,14 @@ import { names } from "../../transform/index.js";
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import { buryWithAbandonedIsolate, recordAbandonedIsolate } from "../abandoned.js";
 import { GuestCode } from "../codegen.js";
-import type { ConsoleLevel, WarningBudget } from "../contract.js";
+import type { ConsoleLevel, RunReporter, WarningBudget } from "../contract.js";
 
 const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_WARN } = names;
 
-/** Where a context's console, warning and code-generation callbacks go for the run that owns it. */
-export interface RunSink {
-  onConsole(level: ConsoleLevel, text: string): void;
-  onWarning(budget: WarningBudget, fraction: number): void;
-  /** Code generation from strings and source lookups (see `engine/codegen.ts`). */
-  code?: GuestCode;
-}
+/** Where a context's callbacks go for the run that owns it: its reporter, and its code generation (`engine/codegen.ts`). */
+export type ContextRun = RunReporter & { code?: GuestCode };
 
-const NO_SINK: RunSink = { onConsole: () => {}, onWarning: () => {} };
+const NO_RUN: ContextRun = { onConsole: () => {}, onWarning: () => {} };
 const NO_CODE = new GuestCode(() => undefined);
 
 /** A fresh context with the prelude installed, used by exactly one run. */
@@ -26,7 +21,7 @@ export interface PreparedContext {
   readonly finishModule: ivm.Reference<(namespace: unknown) => Promise<string>>;
   readonly status: ivm.Reference<() => string>;
   /** Callbacks of this context report to this run. */
-  sink: RunSink;
+  sink: ContextRun;
   /** Releases the context and its references. */
   release(): void;
 }
@@ -139,7 +134,7 @@ export class IsolateSandbox {
     try {
       const prepared: PreparedContext = {
         context,
-        sink: NO_SINK,
+        sink: NO_RUN,
         finishScript: undefined as never,
         finishModule: undefined as never,
         status: undefined as never,

@@ -4,13 +4,7 @@ import type ivm from "isolated-vm";
 import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
 import { GuestCode } from "../codegen.js";
-import {
-  warnOncePerBudget,
-  type Engine,
-  type EngineRunOutcome,
-  type EngineRunRequest,
-  type Usage,
-} from "../contract.js";
+import { warnOncePerBudget, type EngineRunOutcome, type EngineRunRequest, type Usage } from "../contract.js";
 import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
@@ -19,7 +13,7 @@ import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox
 const { RUN_CONFIG } = names;
 
 /** Options of the in-process isolate engine. */
-export interface IsolateEngineOptions {
+export interface IsolateRunnerOptions {
   /**
    * Idle isolates kept per memory limit, ready for the next run (besides one spare).
    * @default the number of CPUs
@@ -49,22 +43,22 @@ function rawGuestError(error: unknown): { name: string; message: string; stack: 
 }
 
 /**
- * V8 isolates through isolated-vm, in the current process. Warden runs this
- * inside its sandbox child processes (see `engine.ts`), never in the host.
+ * Runs guests on V8 isolates through isolated-vm, in the current process: the
+ * inside of a sandbox process (`child.ts`). It is not an engine of its own; the
+ * engine is `V8Engine` (`engine.ts`), in the host, which sends it runs.
  * Each run leases one isolate (so disposing it to stop a runaway guest affects
  * no one else) and a fresh context from it.
  * Wall-clock and CPU budgets are enforced by a host-side watchdog for the
  * whole async life of the run; memory by the isolate's heap limit; fuel,
  * depth and terminal catch/finally by the instrumented source.
  */
-export class IsolateEngine implements Engine {
-  readonly name = "v8" as const;
+export class IsolateRunner {
   private readonly idleIsolates: number;
   private readonly idle = new Map<number, IsolateSandbox[]>();
   private readonly leased = new Set<IsolateSandbox>();
   private closed = false;
 
-  constructor(options: IsolateEngineOptions = {}) {
+  constructor(options: IsolateRunnerOptions = {}) {
     assertNodeFlags();
     this.idleIsolates = options.idleIsolates ?? availableParallelism();
   }
