@@ -17,14 +17,13 @@ const {
   HOST_LOG,
   HOST_ORIGINAL,
   HOST_WARN,
-  INDIRECT_EVAL,
   MAX_DEPTH,
   PRELUDE_API,
   RESERVED_PREFIX,
   RUN_CONFIG,
   SEGMENT_MAX,
   TRIP,
-  WITH_EVAL,
+  READ_EVAL,
   WITH_SCOPE,
 } = names;
 
@@ -81,8 +80,9 @@ let ${MAX_DEPTH} = ${SEGMENT_MAX};
 let ${FUEL} = ${SEGMENT_MAX};
 let ${DEAD} = null;
 // The engine's own eval, as a global lexical binding: guest code reaches it only as the callee of a
-// direct eval, whose code the transform instruments first (every other reference to the name is
-// rewritten to the sandbox's indirect eval). Declared in sloppy code, the only place the name can be bound.
+// direct eval, whose code the transform instruments first (every other read of the name goes through
+// readEval, which gives the sandbox's indirect eval instead). Declared in sloppy code, the only place
+// the name can be bound.
 let eval = globalThis.eval;
 const ${PRELUDE_API} = (() => {
   "use strict";
@@ -390,7 +390,7 @@ ${RESIZABLE_PRELUDE}
     directEvalArgs,
     indirectEval,
     withScope,
-    withEval: (read) => {
+    readEval: (read) => {
       const value = read();
       return value === realEval ? indirectEval : value;
     },
@@ -409,8 +409,7 @@ const ${FINALLY} = () => {
 };
 const ${DIRECT_EVAL} = ${PRELUDE_API}.directEval;
 const ${DIRECT_EVAL_ARGS} = ${PRELUDE_API}.directEvalArgs;
-const ${INDIRECT_EVAL} = ${PRELUDE_API}.indirectEval;
-const ${WITH_EVAL} = ${PRELUDE_API}.withEval;
+const ${READ_EVAL} = ${PRELUDE_API}.readEval;
 const ${WITH_SCOPE} = ${PRELUDE_API}.withScope;
 // Like import(): the specifier is made a string first, and whatever fails rejects the promise.
 const ${DYNAMIC_IMPORT} = (specifier) => {

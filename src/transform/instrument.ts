@@ -13,12 +13,11 @@ import {
   FINALLY,
   FINISH,
   FUEL,
-  INDIRECT_EVAL,
   MAX_DEPTH,
   SUSPENDED,
   TEMP,
   TRIP,
-  WITH_EVAL,
+  READ_EVAL,
   WITH_SCOPE,
 } from "./names.js";
 import { parseEvalCode, parseProgram, type AnyNode, type SourceKind } from "./parse.js";
@@ -186,7 +185,7 @@ class Edits {
  * error, and code generation from strings goes through the sandbox (so the
  * code it makes is instrumented too).
  */
-function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
+function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = false): void {
   const { s } = edits;
   let shadows: { start: number; end: number }[] | undefined;
   const isGlobalEval = (node: AnyNode) => {
@@ -232,12 +231,31 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits): void {
       const parent = ancestors.at(-2);
       // A sloppy write (`eval++`) changes the binding, as it would raw; it cannot read the engine's eval.
       if (parent?.type === "UpdateExpression" || !isGlobalEval(node)) return;
-      // Any other use of the global `eval` gets the sandbox's indirect eval; inside `with`, the
-      // with-object's own `eval` if it has one.
-      const inWith = ancestors.some((ancestor) => ancestor.type === "WithStatement");
-      const replacement = inWith ? `${WITH_EVAL}(()=>eval)` : INDIRECT_EVAL;
+      // Any other use of the global `eval` reads the binding (a with-object's own `eval`, or what a
+      // sloppy script assigned to it) and gets the sandbox's indirect eval for the engine's own.
+      const replacement = `${READ_EVAL}(()=>eval)`;
       const shorthand = parent?.type === "Property" && parent["shorthand"] === true;
       edits.update(node.start, node.end, shorthand ? `eval:${replacement}` : replacement);
+    },
+    VariableDeclarator(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
+      // A sloppy script's global `var eval` would clash with the sandbox's global `eval` binding:
+      // it declares nothing new (the global exists) and its initializer assigns that binding.
+      const id = node["id"] as AnyNode;
+      const declaration = ancestors.at(-2);
+      if (!script || id.type !== "Identifier" || id["name"] !== "eval" || declaration?.["kind"] !== "var") return;
+      if (
+        nearestFunction(ancestors) ||
+        ancestors.some((a) => a.type === "ForInStatement" || a.type === "ForOfStatement")
+      ) {
+        return;
+      }
+      const init = node["init"] as AnyNode | null;
+      if (init) {
+        s.prependRight(id.start, "[]=[");
+        s.appendLeft(init.end, "]");
+      } else {
+        edits.update(id.start, id.end, "[]=[]");
+      }
     },
     AwaitExpression(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       if (!isSuspendable(nearestFunction(ancestors))) return; // top-level await in a module
@@ -375,7 +393,7 @@ export function instrument(source: string, filename: string): Instrumented {
   const { ast, kind } = parseProgram(source);
   const edits = new Edits(source);
   const { s } = edits;
-  instrumentTree(source, ast, edits);
+  instrumentTree(source, ast, edits, kind === "script");
 
   const programBody = ast["body"] as AnyNode[];
   let bootAt = 0;

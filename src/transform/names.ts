@@ -34,10 +34,12 @@ export const FINISH = "__wardenFinish";
 export const DIRECT_EVAL = "__wardenDE";
 /** Like {@link DIRECT_EVAL} for a direct eval called with spread arguments: takes and returns the argument list. */
 export const DIRECT_EVAL_ARGS = "__wardenDA";
-/** Every other reference to the global `eval`: the sandbox's indirect eval, which instruments its code. */
-export const INDIRECT_EVAL = "__wardenIE";
-/** Reads `eval` inside a `with` statement (through the with-object), giving the sandbox's eval for the engine's own. */
-export const WITH_EVAL = "__wardenWE";
+/**
+ * Every reference to the global `eval` other than a direct call: reads the binding (through a
+ * with-object, or what a sloppy script assigned to it), giving the sandbox's indirect eval, which
+ * instruments its code, for the engine's own.
+ */
+export const READ_EVAL = "__wardenRE";
 /** Wraps the object of a `with` statement so that no name with the reserved prefix resolves through it. */
 export const WITH_SCOPE = "__wardenWS";
 /** Host function the engine installs for the prelude: console output (`level`, `text`). */

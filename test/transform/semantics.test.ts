@@ -260,6 +260,16 @@ out
     source: `function f() { var x = "local"; eval(...["x = 'changed'"]); return x } f()`,
   },
   {
+    name: "a sloppy script's global var eval and assignments to eval",
+    source: `
+var argument, eval
+var result = [arguments = 4, eval = 5] = []
+var first = [eval, typeof eval]
+var a = 1, eval = function (x) { return "mine " + x }, b = 2
+;[first, eval(3), a, b]
+`,
+  },
+  {
     name: "the function constructors",
     source: `
 const out = []
