@@ -147,6 +147,20 @@ function collectVarNames(node: AnyNode, out: AnyNode[]): void {
   }
 }
 
+/** True when a node contains a `yield` of its own function (not of a nested one). */
+function containsYield(node: AnyNode): boolean {
+  if (node.type === "YieldExpression") return true;
+  if (FUNCTION_TYPES.has(node.type)) return false;
+  for (const key of Object.keys(node)) {
+    if (key === "loc") continue;
+    const child = node[key];
+    for (const item of Array.isArray(child) ? child : [child]) {
+      if (item && typeof (item as AnyNode).type === "string" && containsYield(item as AnyNode)) return true;
+    }
+  }
+  return false;
+}
+
 function nearestFunction(ancestors: AnyNode[]): FunctionNode | undefined {
   for (let i = ancestors.length - 2; i >= 0; i--) {
     const node = ancestors[i]!;
@@ -192,6 +206,32 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
     shadows ??= evalShadows(ast);
     return !shadows.some((scope) => scope.start <= node.start && node.end <= scope.end);
   };
+
+  /*
+   * Generators whose for-of (or for-await) assigns through a destructuring pattern containing
+   * `yield` (`for ([x = yield] of it)`): QuickJS fails to compile those inside a try whose finally
+   * has code ("inconsistent stack size"), so they get no try/finally: their frame is counted
+   * against the depth limit at entry, then given back at once, as a suspended frame's is.
+   */
+  const flatFrames = new Set<AnyNode>();
+  if (/\byield\b/.test(source)) {
+    ancestor(
+      ast as never,
+      {
+        ForOfStatement(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
+          const left = node["left"] as AnyNode;
+          const frame = nearestFunction(ancestors);
+          if (
+            frame?.generator &&
+            (left.type === "ArrayPattern" || left.type === "ObjectPattern") &&
+            containsYield(left)
+          ) {
+            flatFrames.add(frame);
+          }
+        },
+      } as never,
+    );
+  }
 
   type Visitor = (node: AnyNode, state: unknown, ancestors: AnyNode[]) => void;
   const guestVisitors: Record<string, Visitor> = {
@@ -288,7 +328,8 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
     CatchClause(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       const body = node["body"] as AnyNode;
       const param = node["param"] as AnyNode | null;
-      const resume = isSuspendable(nearestFunction(ancestors)) ? RESUME : "";
+      const frame = nearestFunction(ancestors);
+      const resume = isSuspendable(frame) && !flatFrames.has(frame!) ? RESUME : "";
       if (!param) {
         s.appendLeft(body.start, `(${CATCH_PARAM})`);
         s.appendLeft(body.start + 1, `${resume}${CATCH}(${CATCH_PARAM});`);
@@ -314,7 +355,8 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
     TryStatement(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
       const finalizer = node["finalizer"] as AnyNode | null;
       if (!finalizer) return;
-      const resume = isSuspendable(nearestFunction(ancestors)) ? RESUME : "";
+      const frame = nearestFunction(ancestors);
+      const resume = isSuspendable(frame) && !flatFrames.has(frame!) ? RESUME : "";
       s.appendLeft(finalizer.start + 1, `${resume}${FINALLY}();`);
     },
   };
@@ -342,6 +384,11 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
           insertAt = statement.end;
           // A directive ended by a line break rather than a semicolon: end it here.
           separator = source[statement.end - 1] === ";" ? "" : ";";
+        }
+        if (flatFrames.has(fn)) {
+          // Counted at entry, then given back at once: no try/finally (see flatFrames).
+          s.appendLeft(insertAt, `${separator}${enter}${SUSPEND};`);
+          return;
         }
         s.appendLeft(insertAt, `${separator}${enter}`);
         // The body now runs inside a try block, where function declarations are block-scoped.

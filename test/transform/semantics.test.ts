@@ -270,6 +270,17 @@ var a = 1, eval = function (x) { return "mine " + x }, b = 2
 `,
   },
   {
+    name: "generators that assign through a pattern containing yield in a for-of head",
+    source: `
+let x
+async function* fn() { for await ([ x = yield ] of [[]]) { } }
+function* g() { let o = {}; for ({ a: o.a = yield } of [{}]) {} return o.a }
+const it = fn()
+const gi = g(); gi.next()
+it.next().then(() => it.next(4)).then(() => [x, gi.next(7).value])
+`,
+  },
+  {
     name: "the function constructors",
     source: `
 const out = []
