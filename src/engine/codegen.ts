@@ -73,7 +73,12 @@ export class GuestCode {
 
   /** The guest's original text of a function whose engine source is `text`; `""` when unknown. */
   original(text: string): string {
-    const fromProgram = this.program()?.originalText(text);
+    let fromProgram: string | undefined;
+    try {
+      fromProgram = this.program()?.originalText(text);
+    } catch {
+      // Preparing the program again failed (it ran, so it prepared once): show the engine's text.
+    }
     if (fromProgram !== undefined) return fromProgram;
     for (const output of [...this.own].reverse()) {
       const found = output.reverse.original(text);
