@@ -273,7 +273,9 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
       if (parent?.type === "UpdateExpression" || !isGlobalEval(node)) return;
       // Any other use of the global `eval` reads the binding (a with-object's own `eval`, or what a
       // sloppy script assigned to it) and gets the sandbox's indirect eval for the engine's own.
-      const replacement = `${READ_EVAL}(()=>eval)`;
+      // A call as the callee of `new` would take the `new` itself: parenthesise it there.
+      const read = `${READ_EVAL}(()=>eval)`;
+      const replacement = parent?.type === "NewExpression" && parent["callee"] === node ? `(${read})` : read;
       const shorthand = parent?.type === "Property" && parent["shorthand"] === true;
       edits.update(node.start, node.end, shorthand ? `eval:${replacement}` : replacement);
     },

@@ -250,6 +250,9 @@ function spreads() { var x = "local"; eval(...[], "x = 'spread then argument'");
 out.push(spreads())
 try { eval("let x = ;") } catch (e) { out.push(e.constructor.name) }
 out.push(typeof eval, eval.name, eval.length, eval === globalThis.eval, Object.keys(globalThis).includes("eval"))
+for (const attempt of [() => new eval(), () => new eval, () => eval.call(null, "2 + 2"), () => eval\`1\`]) {
+  try { out.push(attempt()) } catch (e) { out.push(e.constructor.name) }
+}
 out
 `,
   },
