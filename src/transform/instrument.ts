@@ -4,6 +4,7 @@ import { boundNames } from "./bindings.js";
 import { evalShadows } from "./eval-scope.js";
 import {
   BOOT,
+  BOOTED,
   CATCH,
   CATCH_PARAM,
   DEPTH,
@@ -459,7 +460,8 @@ export function instrument(source: string, filename: string): Instrumented {
     s.appendLeft(expression.end, "))");
   }
   const hashbang = source.startsWith("#!") ? source.indexOf("\n") + 1 : 0;
-  s.appendLeft(Math.max(bootAt, hashbang), `${bootAt > 0 ? ";" : ""}${BOOT}();`);
+  // A declaration, whose completion is empty: a script made of directives keeps their value.
+  s.appendLeft(Math.max(bootAt, hashbang), `${bootAt > 0 ? ";" : ""}const ${BOOTED}=${BOOT}();`);
 
   const code = s.toString();
   const map = s.generateMap({ source: filename, includeContent: false, hires: true });

@@ -28,6 +28,8 @@ export const CATCH_PARAM = "__wardenE";
 export const DYNAMIC_IMPORT = "__wardenImport";
 /** First statement of every run: reads the per-run configuration. */
 export const BOOT = "__wardenBoot";
+/** The constant the first statement declares (a declaration keeps the script's completion value its own). */
+export const BOOTED = "__wardenB";
 /** Wraps a script's last expression statement so that one engine call returns the serialised result. */
 export const FINISH = "__wardenFinish";
 /** Wraps the code argument of a direct `eval(...)`: instruments it, keeping the call a direct eval. */

@@ -102,6 +102,10 @@ results
 `,
   },
   {
+    name: "a script made of directives keeps their value as its completion",
+    source: `"use strict"; 'and another'; var x = 1;`,
+  },
+  {
     name: "labels, loops, switch, comma and in inside for heads",
     source: `
 const out = []

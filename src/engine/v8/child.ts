@@ -12,12 +12,12 @@ import { abandonedIsolateCount } from "../abandoned.js";
 import { emptyUsage } from "../contract.js";
 import { assertSandboxFlags } from "./flags.js";
 import { IsolateRunner } from "./isolate-runner.js";
-import { toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
+import { RUNS_PER_PROCESS, toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
 
 // Never run guests with memory the isolate's limit cannot see: without the flags, fail to start.
 assertSandboxFlags();
-// One warm isolate per memory limit: the host spreads concurrent runs over processes.
-const engine = new IsolateRunner({ idleIsolates: 1 });
+// As many warm isolates per memory limit as the host gives this process runs at a time (wire.ts).
+const engine = new IsolateRunner({ idleIsolates: RUNS_PER_PROCESS });
 const aborts = new Map<number, AbortController>();
 let retired = false;
 

@@ -11,7 +11,7 @@ import {
   type EngineRunRequest,
 } from "../contract.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
-import { fromWire, type ChildMessage, type HostMessage } from "./wire.js";
+import { RUNS_PER_PROCESS, fromWire, type ChildMessage, type HostMessage } from "./wire.js";
 
 /** Options of the V8 engine. */
 export type V8EngineOptions = EngineOptions;
@@ -193,6 +193,15 @@ export class V8Engine implements Engine {
   private readonly processes: SandboxProcess[] = [];
   private nextId = 1;
   private closed = false;
+  /** Runs handed to a sandbox process and not yet answered, over all processes. */
+  private inFlight = 0;
+  /**
+   * Runs waiting for room, first come first served (a Set keeps insertion order and takes an
+   * aborted waiter out in O(1)). Each process takes RUNS_PER_PROCESS runs at a time: more would
+   * only make it create and dispose an isolate per extra run, which measured slower (a 64-deep
+   * queue ran at 0.7x the throughput of 8) and grew the process to 1.5 GB at 1,000 in flight.
+   */
+  private readonly waiting = new Set<() => void>();
 
   private constructor(private readonly size: number) {}
 
@@ -231,9 +240,56 @@ export class V8Engine implements Engine {
     return best ?? this.spawn();
   }
 
+  /**
+   * Takes room for a run: at once when a process has some (synchronously, so that runs started
+   * together cannot all see the same free room), else in turn. False when the run was aborted or
+   * the engine closed meanwhile.
+   */
+  private admit(signal: AbortSignal | undefined): boolean | Promise<boolean> {
+    if (signal?.aborted) return false;
+    if (this.inFlight < this.processes.length * RUNS_PER_PROCESS && this.waiting.size === 0) {
+      this.inFlight++;
+      return true;
+    }
+    return new Promise<boolean>((resolve) => {
+      const onAbort = () => {
+        this.waiting.delete(wake);
+        resolve(false);
+      };
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(!this.closed);
+      };
+      this.waiting.add(wake);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** A run ended: the first waiter takes its room (handed over: the count stays), else the room is free. */
+  private release(): void {
+    const next = this.waiting.values().next();
+    if (next.done) {
+      this.inFlight--;
+      return;
+    }
+    this.waiting.delete(next.value);
+    next.value();
+  }
+
   async run(request: EngineRunRequest): Promise<EngineRunOutcome> {
     if (this.closed) throw new EngineError("the v8 engine is closed");
-    const sandbox = this.pick();
+    if (!(await this.admit(request.signal))) {
+      if (this.closed) throw new EngineError("the v8 engine is closed");
+      return { ok: false, error: new AbortedError("the run was aborted"), usage: emptyUsage() };
+    }
+    try {
+      return await this.runOn(this.pick(), request);
+    } finally {
+      this.release();
+    }
+  }
+
+  private async runOn(sandbox: SandboxProcess, request: EngineRunRequest): Promise<EngineRunOutcome> {
     try {
       await sandbox.ready;
     } catch (error) {
@@ -251,6 +307,8 @@ export class V8Engine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const wake of [...this.waiting]) wake();
+    this.waiting.clear();
     // 'close' (not 'exit') is when the process handle and its IPC channel are released.
     const exits = this.processes.map(
       (sandbox) =>

@@ -13,6 +13,13 @@ import {
 import type { LimitValues } from "../../limits/index.js";
 import type { ConsoleLevel, Usage, WarningBudget } from "../contract.js";
 
+/**
+ * Runs a sandbox process is given at a time; the host queues the rest. The
+ * process keeps as many isolates warm, so that it never creates an isolate for
+ * a run (about 1 ms) while its cores are busy anyway.
+ */
+export const RUNS_PER_PROCESS = 2;
+
 /** A run, as the host sends it to a sandbox process. */
 export interface RunMessage {
   type: "run";
