@@ -281,11 +281,15 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
       edits.update(node.start, node.end, shorthand ? `eval:${replacement}` : replacement);
     },
     VariableDeclarator(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
-      // A sloppy script's global `var eval` would clash with the sandbox's global `eval` binding:
-      // it declares nothing new (the global exists) and its initializer assigns that binding.
+      // A sloppy script's global `var eval` (or top-level `let eval`) would clash with the sandbox's
+      // global `eval` binding: it declares nothing new (the global exists) and its initializer
+      // assigns that binding.
       const id = node["id"] as AnyNode;
       const declaration = ancestors.at(-2);
-      if (!script || id.type !== "Identifier" || id["name"] !== "eval" || declaration?.["kind"] !== "var") return;
+      if (!script || id.type !== "Identifier" || id["name"] !== "eval") return;
+      const kind = declaration?.["kind"];
+      const global = kind === "var" || (kind === "let" && ancestors.at(-3)?.type === "Program");
+      if (!global) return;
       if (
         nearestFunction(ancestors) ||
         ancestors.some((a) => a.type === "ForInStatement" || a.type === "ForOfStatement")

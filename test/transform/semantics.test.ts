@@ -277,6 +277,14 @@ var a = 1, eval = function (x) { return "mine " + x }, b = 2
 `,
   },
   {
+    name: "a sloppy script's top-level let eval",
+    source: `
+let argument, eval
+async function fn() { for await ([arguments = 4, eval = 5] of [[]]) {} return eval }
+fn().then((value) => [value, typeof eval])
+`,
+  },
+  {
     name: "generators that assign through a pattern containing yield in a for-of head",
     source: `
 let x
