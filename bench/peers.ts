@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type ivm from "isolated-vm";
 import { QUICKJS_STACK_BYTES, WORKER_STACK_MB } from "../src/engine/quickjs/engine.js";
+import { createRuntime } from "../src/index.js";
 
 /** The trivial run. */
 export const TRIVIAL = "1+1";
@@ -51,6 +52,19 @@ interface RawIsolate {
  * contexts alive (1,000 contexts exhaust a 50 MB heap and the isolate is
  * disposed). The rest wait in a FIFO on the host, as any raw deployment would.
  */
+/** Warden with its defaults as a {@link Runner}: a failed run is an error, not a figure. */
+export async function wardenRunner(engine: "v8" | "quickjs"): Promise<Runner> {
+  const runtime = await createRuntime({ engine, env: {}, configFile: false });
+  return {
+    async run(source) {
+      const result = await runtime.run(source);
+      if (!result.ok) throw result.error;
+      return result.value;
+    },
+    close: () => runtime.close(),
+  };
+}
+
 export const RAW_IVM_PER_ISOLATE = 8;
 
 /** Raw isolated-vm: `count` warm isolates, a fresh context per run, each run on the least busy isolate. */

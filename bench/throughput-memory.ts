@@ -8,8 +8,16 @@
  *
  * Argument: warden-v8 | warden-quickjs | raw-ivm | raw-quickjs.
  */
-import { createRuntime } from "../src/index.js";
-import { SMALL, childPids, commandLine, rawIsolatedVm, rawQuickJSThreads, rssBytes, type Runner } from "./peers.js";
+import {
+  SMALL,
+  childPids,
+  commandLine,
+  rawIsolatedVm,
+  rawQuickJSThreads,
+  rssBytes,
+  wardenRunner,
+  type Runner,
+} from "./peers.js";
 
 /** RSS of the host and of its child processes at one moment. */
 export interface RssSample {
@@ -86,15 +94,7 @@ async function open(mode: string): Promise<Runner> {
   if (mode === "raw-ivm") return rawIsolatedVm(2, memoryMb);
   if (mode === "raw-quickjs") return rawQuickJSThreads(2, 50_000_000);
   if (mode !== "warden-v8" && mode !== "warden-quickjs") throw new Error(`unknown mode ${mode}`);
-  const runtime = await createRuntime({ engine: mode === "warden-v8" ? "v8" : "quickjs", env: {}, configFile: false });
-  return {
-    async run(source) {
-      const result = await runtime.run(source);
-      if (!result.ok) throw result.error;
-      return result.value;
-    },
-    close: () => runtime.close(),
-  };
+  return wardenRunner(mode === "warden-v8" ? "v8" : "quickjs");
 }
 
 async function measure(mode: string): Promise<MemoryReport> {

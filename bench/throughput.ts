@@ -17,9 +17,8 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { newQuickJSWASMModule, type QuickJSWASMModule } from "quickjs-emscripten";
-import { createRuntime } from "../src/index.js";
 import { QUICKJS_STACK_BYTES } from "../src/engine/quickjs/engine.js";
-import { SMALL, TRIVIAL, mib, rawIsolatedVm, rawQuickJSThreads, type Runner } from "./peers.js";
+import { SMALL, TRIVIAL, mib, rawIsolatedVm, rawQuickJSThreads, wardenRunner, type Runner } from "./peers.js";
 import { percentile, printTable } from "./stats.js";
 import type { MemoryReport, RssSample } from "./throughput-memory.js";
 
@@ -32,19 +31,6 @@ const minRuns = (inFlight: number) => Math.max(200, 2 * inFlight);
 const LATENCY_RUNS = 500;
 const MEMORY_BYTES = 50_000_000; // the default profile's memory limit, as the raw peers' heap limit
 const MEMORY_MB = Math.ceil(MEMORY_BYTES / 2 ** 20);
-
-/** Warden as a {@link Runner}: a failed run is an error, not a figure. */
-async function warden(engine: "v8" | "quickjs"): Promise<Runner> {
-  const runtime = await createRuntime({ engine, env: {}, configFile: false });
-  return {
-    async run(source) {
-      const result = await runtime.run(source);
-      if (!result.ok) throw result.error;
-      return result.value;
-    },
-    close: () => runtime.close(),
-  };
-}
 
 /** Runs per second with `inFlight` runs in flight, until the point's run or time bound. */
 async function runsPerSecond(runner: Runner, source: string, inFlight: number): Promise<number> {
@@ -268,10 +254,10 @@ export async function main(): Promise<void> {
   try {
     runners["raw ivm 1 isolate"] = await rawIsolatedVm(1, MEMORY_MB);
     runners["raw ivm 2 isolates"] = await rawIsolatedVm(2, MEMORY_MB);
-    runners["warden v8"] = await warden("v8");
+    runners["warden v8"] = await wardenRunner("v8");
     runners["raw quickjs 1 thread"] = await rawQuickJSThreads(1, MEMORY_BYTES);
     runners["raw quickjs 2 threads"] = await rawQuickJSThreads(2, MEMORY_BYTES);
-    runners["warden quickjs"] = await warden("quickjs");
+    runners["warden quickjs"] = await wardenRunner("quickjs");
     for (const source of [TRIVIAL, SMALL]) {
       const expected = JSON.stringify(rawQuickJSHere(module, source));
       for (const [name, runner] of Object.entries(runners)) {
