@@ -67,8 +67,11 @@ export class IsolateRunner {
     const memoryMb = isolateMemoryMb(memoryBytes);
     const list = this.idle.get(memoryMb) ?? [];
     this.idle.set(memoryMb, list);
-    let sandbox = list.pop();
-    while (sandbox && !sandbox.alive) sandbox = list.pop();
+    // The isolate idle longest: it has had the most time to prepare its next context
+    // (back to back, the one just given back is often still preparing; measured p50 of a
+    // sequential `1+1`: about 2.0 ms taking the newest, 1.3 ms taking the oldest).
+    let sandbox = list.shift();
+    while (sandbox && !sandbox.alive) sandbox = list.shift();
     sandbox ??= new IsolateSandbox(memoryMb);
     this.leased.add(sandbox);
     // Keep one isolate ready for the next run, so that a run never waits for isolate creation.
