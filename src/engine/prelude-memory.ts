@@ -1,10 +1,12 @@
 /**
  * The prelude's memory part: a JavaScript source fragment spliced into the
  * prelude's body (`prelude.ts`), run once in every fresh context before any
- * guest code. It is a block of its own and relies on no name of the prelude.
+ * guest code. It is a block of its own; of the prelude's names it uses only
+ * `replaceValue`.
  *
- * It turns growable `SharedArrayBuffer`s off where the engine has them
- * (QuickJS; the V8 sandboxes run without them, see `v8/flags.ts`). QuickJS
+ * It turns growable `SharedArrayBuffer`s off on both engines (V8's growable
+ * memory comes from its page allocator, which the isolate's limit cannot see,
+ * see `v8/flags.ts`). QuickJS
  * 2025-09, as quickjs-emscripten builds it, allocates a growable shared
  * buffer's current length only and `grow()` just moves the length: the guest
  * would then read and write QuickJS's heap beyond the buffer (measured: the
@@ -26,7 +28,6 @@ export const MEMORY_PRELUDE = String.raw`
     const describe = Object.getOwnPropertyDescriptor;
     if (sharedPrototype !== undefined && describe(sharedPrototype, "grow") !== undefined) {
       const construct = Reflect.construct;
-      const define = Object.defineProperty;
       const fixedLength = new Proxy(SharedArrayBufferCtor, {
         construct(target, args, newTarget) {
           return construct(target, args.length > 0 ? [args[0]] : [], newTarget);
@@ -35,12 +36,8 @@ export const MEMORY_PRELUDE = String.raw`
       delete sharedPrototype.grow;
       delete sharedPrototype.growable;
       delete sharedPrototype.maxByteLength;
-      const constructorSlot = describe(sharedPrototype, "constructor");
-      constructorSlot.value = fixedLength;
-      define(sharedPrototype, "constructor", constructorSlot);
-      const globalSlot = describe(globalThis, "SharedArrayBuffer");
-      globalSlot.value = fixedLength;
-      define(globalThis, "SharedArrayBuffer", globalSlot);
+      replaceValue(sharedPrototype, "constructor", fixedLength);
+      replaceValue(globalThis, "SharedArrayBuffer", fixedLength);
     }
   }
 `;
@@ -49,7 +46,7 @@ export const MEMORY_PRELUDE = String.raw`
  * The prelude's accounting of resizable ArrayBuffers where the engine's own
  * memory limit cannot see them (V8: their memory comes from the page
  * allocator, not the heap the isolate's limit watches). A JavaScript source
- * fragment spliced into the prelude's body after `kill`, `memoryLimit`,
+ * fragment spliced into the prelude's body after `kill`, `memoryLimit`, `replaceValue`,
  * `apply` and `native`; it does nothing where the engine has no resizable
  * buffers or counts them itself (QuickJS: they live in its metered heap, and
  * its FinalizationRegistry has no `cleanupSome`).
@@ -81,7 +78,6 @@ export const RESIZABLE_PRELUDE = String.raw`
     const ArrayBufferCtor = ArrayBuffer;
     const bufferPrototype = ArrayBufferCtor.prototype;
     const describe = Object.getOwnPropertyDescriptor;
-    const define = Object.defineProperty;
     const resizeSlot = describe(bufferPrototype, "resize");
     const resizableGetter = describe(bufferPrototype, "resizable");
     if (typeof cleanupSome === "function" && resizeSlot && resizableGetter) {
@@ -138,14 +134,9 @@ export const RESIZABLE_PRELUDE = String.raw`
         }.resize,
         "resize",
       );
-      resizeSlot.value = resize;
-      define(bufferPrototype, "resize", resizeSlot);
-      const constructorSlot = describe(bufferPrototype, "constructor");
-      constructorSlot.value = counted;
-      define(bufferPrototype, "constructor", constructorSlot);
-      const globalSlot = describe(globalThis, "ArrayBuffer");
-      globalSlot.value = counted;
-      define(globalThis, "ArrayBuffer", globalSlot);
+      replaceValue(bufferPrototype, "resize", resize);
+      replaceValue(bufferPrototype, "constructor", counted);
+      replaceValue(globalThis, "ArrayBuffer", counted);
     }
   }
 `;

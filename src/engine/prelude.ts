@@ -105,6 +105,12 @@ const ${PRELUDE_API} = (() => {
   const setPrototypeOf = Object.setPrototypeOf;
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
   const defineProperty = Object.defineProperty;
+  // Puts a new value in an existing property, keeping its attributes as the engine made them.
+  const replaceValue = (object, key, value) => {
+    const descriptor = getOwnPropertyDescriptor(object, key);
+    descriptor.value = value;
+    defineProperty(object, key, descriptor);
+  };
   const apply = Reflect.apply;
   const WeakMapCtor = WeakMap;
   const weakMapGet = WeakMap.prototype.get;
@@ -293,9 +299,7 @@ ${RESIZABLE_PRELUDE}
     );
     defineProperty(made, "prototype", { value: original.prototype, writable: false, enumerable: false, configurable: false });
     if (parent) setPrototypeOf(made, parent);
-    const descriptor = getOwnPropertyDescriptor(original.prototype, "constructor");
-    descriptor.value = made;
-    defineProperty(original.prototype, "constructor", descriptor);
+    replaceValue(original.prototype, "constructor", made);
     return made;
   };
   const SandboxFunction = replaceConstructor("normal", FunctionCtor, "Function");
