@@ -1,13 +1,11 @@
 import { boundNames } from "./bindings.js";
-import type { AnyNode } from "./parse.js";
+import { FUNCTION_TYPES, childNodes, type AnyNode } from "./parse.js";
 
 /** A source range in which a binding named `eval` shadows the global one. */
 interface Shadow {
   start: number;
   end: number;
 }
-
-const FUNCTIONS = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
 
 /**
  * Finds where local bindings named `eval` shadow the global `eval` (sloppy
@@ -32,7 +30,7 @@ export function evalShadows(ast: AnyNode): Shadow[] {
         let scope: AnyNode | undefined;
         if (node["kind"] === "var") {
           // The nearest function's body (not its parameters, which are a scope of their own).
-          const fn = [...parents].reverse().find((p) => FUNCTIONS.has(p.type));
+          const fn = [...parents].reverse().find((p) => FUNCTION_TYPES.has(p.type));
           scope = fn ? (fn["body"] as AnyNode) : parents[0];
         } else {
           scope = parent;
@@ -58,26 +56,14 @@ export function evalShadows(ast: AnyNode): Shadow[] {
         declare(node["local"] as AnyNode, parents[0]);
         break;
     }
-    if (FUNCTIONS.has(node.type)) {
+    if (FUNCTION_TYPES.has(node.type)) {
       if (node.type !== "FunctionDeclaration") declare(node["id"] as AnyNode, node);
       for (const param of node["params"] as AnyNode[]) declare(param, node);
     }
     parents.push(node);
-    for (const key of Object.keys(node)) {
-      const child = node[key];
-      if (Array.isArray(child)) {
-        for (const item of child) if (item && typeof item.type === "string") visit(item as AnyNode, parents);
-      } else if (child && typeof (child as AnyNode).type === "string" && key !== "loc") {
-        visit(child as AnyNode, parents);
-      }
-    }
+    for (const child of childNodes(node)) visit(child, parents);
     parents.pop();
   };
   visit(ast, []);
   return shadows;
-}
-
-/** True when the source may bind the name `eval` somewhere (a cheap pre-check before {@link evalShadows}). */
-export function mayBindEval(source: string): boolean {
-  return /\beval\b/.test(source);
 }

@@ -21,7 +21,7 @@ import {
   READ_EVAL,
   WITH_SCOPE,
 } from "./names.js";
-import { parseEvalCode, parseProgram, type AnyNode, type SourceKind } from "./parse.js";
+import { FUNCTION_TYPES, childNodes, parseEvalCode, parseProgram, type AnyNode, type SourceKind } from "./parse.js";
 import { ReverseMap } from "./reverse.js";
 
 export { GuestSyntaxError, type SourceKind } from "./parse.js";
@@ -73,7 +73,6 @@ const SUSPENDABLE_LEAVE = `}finally{if(${SUSPENDED})${SUSPENDED}=0;else ${DEPTH}
 const SUSPEND = `${SUSPENDED}||(${SUSPENDED}=1,${DEPTH}--)`;
 const RESUME = `if(${SUSPENDED}){${SUSPENDED}=0;${DEPTH}++}`;
 
-const FUNCTION_TYPES = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
 const LOOP_TYPES = ["ForStatement", "ForInStatement", "ForOfStatement", "WhileStatement", "DoWhileStatement"];
 
 /**
@@ -136,15 +135,8 @@ function collectVarNames(node: AnyNode, out: AnyNode[]): void {
   if (node.type === "VariableDeclaration" && node["kind"] === "var") {
     for (const declarator of node["declarations"] as AnyNode[]) boundNames(declarator["id"] as AnyNode, out);
   }
-  for (const key of Object.keys(node)) {
-    if (key === "loc") continue;
-    const child = node[key];
-    const children = Array.isArray(child) ? child : [child];
-    for (const item of children) {
-      if (!item || typeof (item as AnyNode).type !== "string") continue;
-      if (FUNCTION_TYPES.has((item as AnyNode).type) || (item as AnyNode).type === "ClassBody") continue;
-      collectVarNames(item as AnyNode, out);
-    }
+  for (const child of childNodes(node)) {
+    if (!FUNCTION_TYPES.has(child.type) && child.type !== "ClassBody") collectVarNames(child, out);
   }
 }
 
@@ -152,14 +144,7 @@ function collectVarNames(node: AnyNode, out: AnyNode[]): void {
 function containsYield(node: AnyNode): boolean {
   if (node.type === "YieldExpression") return true;
   if (FUNCTION_TYPES.has(node.type)) return false;
-  for (const key of Object.keys(node)) {
-    if (key === "loc") continue;
-    const child = node[key];
-    for (const item of Array.isArray(child) ? child : [child]) {
-      if (item && typeof (item as AnyNode).type === "string" && containsYield(item as AnyNode)) return true;
-    }
-  }
-  return false;
+  return childNodes(node).some(containsYield);
 }
 
 function nearestFunction(ancestors: AnyNode[]): FunctionNode | undefined {

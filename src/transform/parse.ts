@@ -7,6 +7,26 @@ export type SourceKind = "script" | "module";
 /** An acorn node with its fields reachable by name. */
 export type AnyNode = Node & Record<string, unknown> & { start: number; end: number };
 
+/** The node types that make a function, and with it a scope of its own. */
+export const FUNCTION_TYPES: ReadonlySet<string> = new Set([
+  "FunctionDeclaration",
+  "FunctionExpression",
+  "ArrowFunctionExpression",
+]);
+
+/** The direct child nodes of a node, in source order (for walks that must decide where to stop). */
+export function childNodes(node: AnyNode): AnyNode[] {
+  const children: AnyNode[] = [];
+  for (const key of Object.keys(node)) {
+    if (key === "loc") continue;
+    const value = node[key];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item && typeof (item as AnyNode).type === "string") children.push(item as AnyNode);
+    }
+  }
+  return children;
+}
+
 /** A syntax error in guest source, with a 1-based line and 0-based column in the parser's input. */
 export class GuestSyntaxError extends Error {
   readonly line: number;
