@@ -38,5 +38,5 @@ export function instrumentFunction(kind: DynamicFunctionKind, params: string, bo
   ) {
     throw new GuestSyntaxError("Arg string terminates parameters early", 1, 0);
   }
-  return instrumentEval(wrapped);
+  return instrumentEval(wrapped, program);
 }

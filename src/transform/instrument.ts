@@ -466,10 +466,10 @@ export interface InstrumentedEval {
 /**
  * Instruments code handed to `eval` (direct or indirect). Nothing is added
  * at its top level, so its completion value (what `eval` returns) and its
- * declarations are the guest's own.
+ * declarations are the guest's own. `ast` is the source's tree when the
+ * caller has parsed it already.
  */
-export function instrumentEval(source: string): InstrumentedEval {
-  const ast = parseEvalCode(source);
+export function instrumentEval(source: string, ast: AnyNode = parseEvalCode(source)): InstrumentedEval {
   const edits = new Edits(source);
   instrumentTree(source, ast, edits);
   const code = edits.s.toString();
