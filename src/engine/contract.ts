@@ -1,6 +1,5 @@
 import type { WardenError } from "../errors/index.js";
 import type { LimitValues } from "../limits/index.js";
-import type { PreparedSource } from "../transform/index.js";
 
 /** The engines Warden can run guests on. */
 export type EngineName = "v8" | "quickjs";
@@ -79,10 +78,10 @@ export interface RunReporter {
 
 /** One run, as the runtime hands it to an engine. */
 export interface EngineRunRequest extends RunReporter {
-  /** Instrumented source. */
-  prepared: PreparedSource;
-  /** The user's original source (engines that prepare it again elsewhere, such as in a sandbox process, use it). */
-  source?: string;
+  /** The user's source. The sandbox prepares it (off the host's thread; see `protocol.ts`). */
+  source: string;
+  /** The user's file name (stack traces, module name, TypeScript detection). */
+  filename: string;
   /** Effective limits of this run. */
   limits: LimitValues;
   /** The input as JSON text (already size-checked), or undefined for none. */

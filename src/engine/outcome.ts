@@ -41,6 +41,29 @@ export function limitFromStatus(dead: NonNullable<GuestStatus["dead"]>): LimitEx
   });
 }
 
+/** A budget an engine enforced from outside the guest (watchdog, interrupt handler). */
+export interface EnforcedTrip {
+  kind: LimitKind;
+  limit: number;
+  observed?: number;
+}
+
+/**
+ * The one order in which both engines explain a failed run: a budget the
+ * engine enforced from outside the guest; then a limit the prelude recorded as
+ * tripped (whatever the guest threw afterwards is a consequence: it may even
+ * have caught the limit's own error); else the engine's reading of what was
+ * thrown (`otherwise`).
+ */
+export function explainFailure(
+  facts: { trip?: EnforcedTrip | undefined; status?: GuestStatus | undefined },
+  otherwise: () => WardenError,
+): WardenError {
+  if (facts.trip) return new LimitExceededError(facts.trip);
+  if (facts.status?.dead) return limitFromStatus(facts.status.dead);
+  return otherwise();
+}
+
 /** Guest errors, as engines report them: name, message and stack text. */
 export interface RawGuestError {
   name: string;

@@ -18,7 +18,6 @@ import {
   type Usage,
   type WarningBudget,
 } from "../engine/index.js";
-import { prepareSource } from "../transform/index.js";
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -125,16 +124,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const limits = overrideLimits(this.limits, options.limits).values;
     if (options.signal?.aborted)
       return { ok: false, error: new AbortedError("the run was aborted before it started"), usage: emptyUsage() };
+    // The source is prepared in the sandbox, off this thread; a syntax error comes back as the run's error.
     let inputJson: string | undefined;
-    let prepared;
     try {
-      prepared = prepareSource(source, filename);
       inputJson = encodeInput(options.input, limits.maxValueBytes);
     } catch (error) {
-      // Nothing a guest writes may surface as a host exception.
-      const typed = isWardenError(error)
-        ? error
-        : new EngineError("the source could not be prepared", { cause: error });
+      // Nothing a caller passes may surface as a host exception.
+      const typed = isWardenError(error) ? error : new EngineError("the input could not be encoded", { cause: error });
       return { ok: false, error: typed, usage: emptyUsage() };
     }
     const onConsole = (level: ConsoleLevel, text: string) => {
@@ -153,8 +149,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       });
     };
     const outcome = await this.backend.run({
-      prepared,
       source,
+      filename,
       limits,
       inputJson,
       onConsole,

@@ -331,7 +331,7 @@ for (const engine of TEST_ENGINES) {
 }
 
 for (const engine of TEST_ENGINES) {
-  test(`deeply nested source is a script error, never a host exception [${engine}]`, async () => {
+  test(`deeply nested source runs or is a script error, never a host exception [${engine}]`, async () => {
     const runtime = await testRuntime(engine);
     try {
       for (const source of [
@@ -340,10 +340,11 @@ for (const engine of TEST_ENGINES) {
         "x ? ".repeat(20000) + "1" + " : 2".repeat(20000),
         "[".repeat(20000) + "]".repeat(20000),
       ]) {
+        // Where the source is prepared decides how deep it may nest (a QuickJS worker has a deep
+        // stack): it may run, or fail as the guest's own error; never as anything else.
         const result = await runtime.run(source);
-        assert.equal(result.ok, false);
         assert.ok(
-          !result.ok && ["ScriptError", "LimitExceededError"].includes(result.error.name),
+          result.ok || ["ScriptError", "LimitExceededError"].includes(result.error.name),
           !result.ok ? result.error.message : "",
         );
       }

@@ -18,7 +18,7 @@ import {
 } from "../../src/limits/index.js";
 import { Runtime, createRuntime } from "../../src/index.js";
 import type { Engine, EngineRunRequest } from "../../src/engine/index.js";
-import type { RunMessage } from "../../src/engine/v8/wire.js";
+import type { RunMessage } from "../../src/engine/protocol.js";
 import { dirWith, tempDir } from "../helpers/cli.js";
 import { TEST_ENGINES, testRuntime } from "../helpers/runtime.js";
 

@@ -1,31 +1,21 @@
 import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  AbortedError,
-  EngineError,
-  LimitExceededError,
-  ScriptError,
-  isWardenError,
-  type WardenError,
-} from "../../errors/index.js";
-import type { LimitValues } from "../../limits/index.js";
-import type { PreparedSource } from "../../transform/index.js";
+import { AbortedError, EngineError, LimitExceededError, isWardenError, type WardenError } from "../../errors/index.js";
 import {
   emptyUsage,
+  resolvePoolSize,
   warnOncePerBudget,
   type Engine,
+  type EngineOptions,
   type EngineRunOutcome,
   type EngineRunRequest,
   type Usage,
   type WarningBudget,
 } from "../contract.js";
-import { resolvePoolSize, type EngineOptions } from "../contract.js";
-import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
-import { preludeRunConfig } from "../prelude.js";
+import { outcomeFromWire } from "../protocol.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
-import { HEAP_CEILING_BYTES, compileQuickJS } from "./heap.js";
+import { compileQuickJS } from "./heap.js";
 import { WorkerPool } from "./pool.js";
-import type { ReportedError, RunEnding } from "./protocol.js";
 import { QuickJSWorker, type WorkerOutcome } from "./worker-handle.js";
 
 /** Options of the QuickJS engine. */
@@ -130,7 +120,7 @@ export class QuickJSEngine implements Engine {
   }
 
   private async runOnce(request: EngineRunRequest, lastAttempt: boolean): Promise<EngineRunOutcome | "lost"> {
-    const { limits, prepared, signal } = request;
+    const { limits, signal } = request;
     let worker: QuickJSWorker | "aborted";
     try {
       worker = await this.acquire(signal);
@@ -139,26 +129,18 @@ export class QuickJSEngine implements Engine {
       return { ok: false, error: failure, usage: emptyUsage() };
     }
     if (worker === "aborted") return { ok: false, error: aborted(signal), usage: emptyUsage() };
-    const memoryConfigured = limits.memoryBytes > 0;
-    const memoryBytes = memoryConfigured ? Math.min(limits.memoryBytes, HEAP_CEILING_BYTES) : HEAP_CEILING_BYTES;
     const warn = warnOncePerBudget(request.onWarning);
     const running = worker.run(
       {
-        code: prepared.code,
-        filename: prepared.filename,
-        source: request.source ?? "",
-        kind: prepared.kind,
-        finishesItself: prepared.finishesItself,
-        // As on V8: with no memory limit configured, over-long strings and buffers stay RangeErrors.
-        config: preludeRunConfig(limits, request.inputJson, memoryConfigured ? memoryBytes : 0),
-        timeoutMs: limits.timeoutMs,
-        cpuTimeMs: limits.cpuTimeMs,
-        warnAt: limits.warnAt,
-        memoryBytes,
-        memoryConfigured,
+        source: request.source,
+        filename: request.filename,
+        limits,
+        inputJson: request.inputJson,
       },
       { onConsole: request.onConsole, onWarning: warn },
     );
+    // The worker enforces the budgets itself; this watchdog only ends a worker stuck in one long
+    // native call, a grace period past a budget.
     let killed: WatchdogTrip | undefined;
     const watchdog = new Watchdog(
       { ...limits, timeoutMs: backstop(limits.timeoutMs), cpuTimeMs: backstop(limits.cpuTimeMs), warnAt: 0 },
@@ -175,7 +157,7 @@ export class QuickJSEngine implements Engine {
         warn: () => {},
       },
     );
-    // An abort asks the interrupt handler to stop the guest; a worker stuck in one native call is
+    // An abort asks the worker to stop the guest; a worker stuck in one native call is
     // terminated after the backstop's grace.
     let abortTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -184,54 +166,66 @@ export class QuickJSEngine implements Engine {
       abortTimer = setTimeout(() => this.pool.discard(worker), BACKSTOP_GRACE_MS);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    let outcome: WorkerOutcome;
+    let answer: WorkerOutcome;
     try {
-      outcome = await running;
+      answer = await running;
     } finally {
       watchdog.stop();
       signal?.removeEventListener("abort", onAbort);
       if (abortTimer) clearTimeout(abortTimer);
     }
+    const wallMs = watchdog.elapsedMs();
+    if (answer.type === "done" || answer.type === "stalled") this.pool.release(worker);
+    else if (answer.type === "lost" && !lastAttempt && !this.closed) {
+      this.pool.discard(worker);
+      return "lost";
+    } else this.pool.discard(worker);
     if (signal?.aborted) {
-      if (outcome.type === "done") this.pool.release(worker);
-      else this.pool.discard(worker);
-      const usage = { ...emptyUsage(), wallMs: watchdog.elapsedMs() };
-      if (outcome.type === "done") Object.assign(usage, outcome.usage);
+      const usage =
+        answer.type === "done"
+          ? answer.outcome.usage
+          : answer.type === "stalled"
+            ? answer.usage
+            : { ...emptyUsage(), wallMs };
       return { ok: false, error: aborted(signal), usage };
     }
     if (killed) {
-      const cpuMs = killed.kind === "cpu" ? killed.observed : Math.min(worker.cpuBoundMs(), watchdog.elapsedMs());
-      const usage = { wallMs: watchdog.elapsedMs(), cpuMs, instructions: 0, peakMemoryBytes: 0 };
-      return { ok: false, error: new LimitExceededError(killed), usage };
+      const cpuMs = killed.kind === "cpu" ? killed.observed : Math.min(worker.cpuBoundMs(), wallMs);
+      return { ok: false, error: new LimitExceededError(killed), usage: { ...emptyUsage(), wallMs, cpuMs } };
     }
-    if (outcome.type === "lost" && !lastAttempt && !this.closed) {
-      this.pool.discard(worker);
-      return "lost";
+    if (answer.type === "stalled") return this.waitOutStall(request, watchdog, answer.usage, warn);
+    if (answer.type !== "done")
+      return { ok: false, error: this.explainLoss(answer), usage: { ...emptyUsage(), wallMs } };
+    return outcomeFromWire(answer.outcome);
+  }
+
+  /**
+   * The result waits on a promise that nothing can settle. On V8 such a run ends at its
+   * wall-clock budget; it does here too (with the timeout warning on the way), but the worker
+   * is free in the meantime.
+   */
+  private async waitOutStall(
+    request: EngineRunRequest,
+    watchdog: Watchdog,
+    usage: Usage,
+    warn: (budget: WarningBudget, fraction: number) => void,
+  ): Promise<EngineRunOutcome> {
+    const { limits, signal } = request;
+    try {
+      if (limits.warnAt > 0) {
+        await sleep(Math.max(0, limits.timeoutMs * limits.warnAt - watchdog.elapsedMs()), undefined, { signal });
+        warn("timeout", watchdog.elapsedMs() / limits.timeoutMs);
+      }
+      await sleep(Math.max(0, limits.timeoutMs - watchdog.elapsedMs()), undefined, { signal });
+    } catch {
+      return { ok: false, error: aborted(signal), usage: { ...usage, wallMs: watchdog.elapsedMs() } };
     }
-    if (outcome.type !== "done") {
-      this.pool.discard(worker);
-      const usage = { ...emptyUsage(), wallMs: watchdog.elapsedMs() };
-      return { ok: false, error: this.explainLoss(outcome), usage };
-    }
-    this.pool.release(worker);
-    let status: GuestStatus = { dead: undefined, instructions: 0, offHeapBytes: 0 };
-    const result = await this.explain(
-      outcome.result,
-      prepared,
-      limits,
-      memoryBytes,
-      watchdog,
-      signal,
-      warn,
-      (s) => (status = s),
-    );
-    const usage: Usage = {
-      wallMs: watchdog.elapsedMs(),
-      cpuMs: outcome.usage.cpuMs,
-      instructions: status.instructions,
-      peakMemoryBytes: outcome.usage.peakMemoryBytes,
+    const observed = Math.round(watchdog.elapsedMs());
+    return {
+      ok: false,
+      error: new LimitExceededError({ kind: "timeout", limit: limits.timeoutMs, observed }),
+      usage: { ...usage, wallMs: observed },
     };
-    return result.ok ? { ok: true, json: result.json, usage } : { ok: false, error: result.error, usage };
   }
 
   /** Takes a worker for a run; an abort while the run waits for one gives up the wait. */
@@ -258,108 +252,8 @@ export class QuickJSEngine implements Engine {
     }
   }
 
-  /** Turns how a run ended in the worker into a result or a typed error. */
-  private async explain(
-    ending: RunEnding,
-    prepared: PreparedSource,
-    limits: LimitValues,
-    memoryBytes: number,
-    watchdog: Watchdog,
-    signal: AbortSignal | undefined,
-    warn: (budget: WarningBudget, fraction: number) => void,
-    setStatus: (status: GuestStatus) => void,
-  ): Promise<{ ok: true; json: string } | { ok: false; error: WardenError }> {
-    if (ending.ending === "finished") {
-      const { status, json } = parseFinish(ending.finish);
-      setStatus(status);
-      return status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json };
-    }
-    if (ending.ending === "crashed") {
-      return { ok: false, error: this.explainCrash(ending.name, ending.message, limits) };
-    }
-    const status = parseStatus(ending.status);
-    setStatus(status);
-    if (status.dead) return { ok: false, error: limitFromStatus(status.dead) };
-    switch (ending.ending) {
-      case "tripped":
-        return { ok: false, error: new LimitExceededError(ending.trip) };
-      case "aborted":
-        return { ok: false, error: aborted(signal) };
-      case "out_of_memory":
-        return { ok: false, error: new LimitExceededError({ kind: "memory", limit: memoryBytes }) };
-      case "threw":
-        return { ok: false, error: this.classify(ending.error, prepared, limits, memoryBytes) };
-      case "stalled": {
-        // The result waits on a promise that nothing can settle. On V8 such a run ends at its
-        // wall-clock budget; it does here too, but the worker is free in the meantime.
-        if (limits.timeoutMs <= 0) {
-          return {
-            ok: false,
-            error: new ScriptError({
-              guestName: "Error",
-              guestMessage: "the result never settles: it waits on a promise that nothing can resolve",
-            }),
-          };
-        }
-        try {
-          if (limits.warnAt > 0) {
-            await sleep(Math.max(0, limits.timeoutMs * limits.warnAt - watchdog.elapsedMs()), undefined, { signal });
-            warn("timeout", watchdog.elapsedMs() / limits.timeoutMs);
-          }
-          await sleep(Math.max(0, limits.timeoutMs - watchdog.elapsedMs()), undefined, { signal });
-        } catch {
-          return { ok: false, error: aborted(signal) };
-        }
-        const observed = Math.round(watchdog.elapsedMs());
-        return { ok: false, error: new LimitExceededError({ kind: "timeout", limit: limits.timeoutMs, observed }) };
-      }
-    }
-    return { ok: false, error: new EngineError(`unknown run ending ${JSON.stringify(ending)}`) };
-  }
-
-  /**
-   * QuickJS's own resource errors become the limit errors V8's become;
-   * anything else is a script error.
-   */
-  private classify(error: ReportedError, prepared: PreparedSource, limits: LimitValues, memoryBytes: number) {
-    const { name, message } = error;
-    // A request beyond the heap budget (QuickJS's own per-allocation check).
-    if (name === "InternalError" && message === "out of memory") {
-      return new LimitExceededError({ kind: "memory", limit: memoryBytes });
-    }
-    // An ArrayBuffer or string longer than QuickJS allows at all: with a memory limit, a memory
-    // error, as V8's "Array buffer allocation failed" and "Invalid string length" are.
-    if (
-      limits.memoryBytes > 0 &&
-      name === "RangeError" &&
-      (message === "invalid array buffer length" || message === "invalid string length")
-    ) {
-      return new LimitExceededError({ kind: "memory", limit: memoryBytes });
-    }
-    // QuickJS's stack limit, where V8 would throw "Maximum call stack size exceeded".
-    if ((name === "InternalError" || name === "SyntaxError") && message === "stack overflow") {
-      return new LimitExceededError({
-        kind: "recursion",
-        limit: limits.maxRecursionDepth > 0 ? limits.maxRecursionDepth : 0,
-      });
-    }
-    return classifyGuestError(error, prepared, limits);
-  }
-
-  /** The host side of a run failed in the worker; the worker replaced its module instance. */
-  private explainCrash(name: string, message: string, limits: LimitValues): WardenError {
-    // V8's own stack overflowed under a native recursion QuickJS did not stop in time.
-    if (name === "RangeError" && /call stack/i.test(message)) {
-      return new LimitExceededError({
-        kind: "recursion",
-        limit: limits.maxRecursionDepth > 0 ? limits.maxRecursionDepth : 0,
-      });
-    }
-    return new EngineError(`the QuickJS sandbox failed (${name}: ${message}); it was replaced`);
-  }
-
   /** The worker is gone: it failed for good, or it was terminated. */
-  private explainLoss(outcome: Exclude<WorkerOutcome, { type: "done" }>): WardenError {
+  private explainLoss(outcome: Exclude<WorkerOutcome, { type: "done" | "stalled" }>): WardenError {
     if (this.closed) return new EngineError("the quickjs engine was closed while the run was in flight");
     if (outcome.type === "fatal") {
       return new EngineError(`the QuickJS worker failed (${outcome.name}: ${outcome.message}); it was replaced`);

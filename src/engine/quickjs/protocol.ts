@@ -1,24 +1,19 @@
 /**
- * Messages between the QuickJS engine (main thread) and its worker threads.
- * Everything that crosses is plain data: strings and numbers only, so no
- * guest value is ever structured-cloned into the host.
+ * What the QuickJS engine's main thread and its worker threads share besides
+ * the message protocol (`../protocol.ts`): the data a worker starts with, the
+ * control block in shared memory, and the worker-internal shapes of a run.
  */
-import type { ConsoleLevel, WarningBudget } from "../contract.js";
+import type { LimitValues } from "../../limits/index.js";
+import type { PreparedSource } from "../../transform/index.js";
 
-/** One run, as the engine hands it to a worker. */
-export interface RunMessage {
-  type: "run";
+/** One run, as the worker plans it from the host's {@link RunMessage}: what the sandbox needs to run it. */
+export interface RunPlan {
   /** Run id, unique per worker. */
   id: number;
-  /** Instrumented source. */
-  code: string;
-  /** The user's file name (stack traces, module name). */
-  filename: string;
-  /** The user's original source: prepared again in the worker only if the guest asks for a function's text. */
-  source: string;
-  kind: "script" | "module";
-  /** True when the script's completion value is already the prelude's finish promise (`__wardenFinish(...)`). */
-  finishesItself: boolean;
+  /** The prepared (instrumented) source. */
+  prepared: PreparedSource;
+  /** Effective limits of the run. */
+  limits: LimitValues;
   /** The prelude's per-run configuration (`globalThis.__wardenRun`), as JSON text. */
   config: string;
   /** Wall-clock budget in ms; 0 or less: none. */
@@ -32,9 +27,6 @@ export interface RunMessage {
   /** True when `memoryBytes` is a configured limit (warnings apply), false for the engine ceiling. */
   memoryConfigured: boolean;
 }
-
-/** Main thread -> worker. */
-export type ParentMessage = RunMessage;
 
 /** A guest error as the worker read it: name, message, and a V8-style stack (`Name: message\n    at ...`). */
 export interface ReportedError {
@@ -81,27 +73,9 @@ export interface ReportedUsage {
   peakMemoryBytes: number;
 }
 
-/** Worker -> main thread. */
-export type WorkerMessage =
-  | { type: "ready" }
-  | { type: "log"; id: number; level: ConsoleLevel; text: string }
-  | { type: "warn"; id: number; budget: WarningBudget; fraction: number }
-  | { type: "done"; id: number; result: RunEnding; usage: ReportedUsage }
-  /**
-   * The worker cannot go on (no working QuickJS module could be made); it
-   * exits right after sending this. `id` is the run it was busy with, if any.
-   */
-  | { type: "fatal"; id: number | undefined; name: string; message: string };
-
 /** Data every worker starts with. */
 export interface WorkerStartData {
-  /**
-   * Shared with the main thread: `[sampledAtEpochMs, cpuMsAtSample, abort]`
-   * of the current run. The worker writes the first two whenever it samples
-   * its CPU clock, so that the main thread's last-resort watchdog can bound
-   * the CPU a stuck worker has used without asking it; the main thread sets
-   * the third to ask the interrupt handler to stop the guest.
-   */
+  /** The control block shared with the main thread (see {@link controlBlock}). */
   control: SharedArrayBuffer;
   /** QuickJS's own stack limit, in bytes. */
   maxStackBytes: number;
@@ -109,11 +83,34 @@ export interface WorkerStartData {
   wasmModule: object;
 }
 
-/** Indexes into the control block. */
-export const CONTROL_SAMPLED_AT = 0;
-export const CONTROL_CPU_MS = 1;
-export const CONTROL_ABORT = 2;
-export const CONTROL_SLOTS = 3;
+/**
+ * The control block of a worker's current run, in shared memory. The worker
+ * writes `clock` (`[sampledAtEpochMs, cpuMsAtSample]`) whenever it samples its
+ * CPU clock, so that the main thread's last-resort watchdog can bound the CPU
+ * a stuck worker has used without asking it. The main thread sets `abort[0]`
+ * (and notifies it) to ask the worker to stop the guest: the interrupt
+ * handler reads it while the guest runs, and a worker waiting for a stalled
+ * run's deadline sleeps on it with `Atomics.wait`.
+ */
+export interface ControlBlock {
+  clock: Float64Array;
+  abort: Int32Array;
+}
+
+/** Slots of {@link ControlBlock.clock}. */
+export const CLOCK_SAMPLED_AT = 0;
+export const CLOCK_CPU_MS = 1;
+
+/** Bytes of the shared buffer behind a {@link ControlBlock}. */
+export const CONTROL_BYTES = 2 * Float64Array.BYTES_PER_ELEMENT + Int32Array.BYTES_PER_ELEMENT;
+
+/** The views of a control block's shared buffer. */
+export function controlBlock(buffer: SharedArrayBuffer): ControlBlock {
+  return {
+    clock: new Float64Array(buffer, 0, 2),
+    abort: new Int32Array(buffer, 2 * Float64Array.BYTES_PER_ELEMENT, 1),
+  };
+}
 
 /** Milliseconds since the epoch, comparable between threads. */
 export function epochMs(): number {

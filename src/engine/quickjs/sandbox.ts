@@ -6,22 +6,21 @@
  */
 import { names } from "../../transform/index.js";
 import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
-import { prepareSource, type PreparedSource } from "../../transform/index.js";
 import { GuestCode } from "../codegen.js";
 import type { ConsoleLevel, WarningBudget } from "../contract.js";
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import type { ThreadCpuClock } from "./cpu-clock.js";
 import { QuickJSHeap } from "./heap.js";
 import {
-  CONTROL_ABORT,
-  CONTROL_CPU_MS,
-  CONTROL_SAMPLED_AT,
+  CLOCK_CPU_MS,
+  CLOCK_SAMPLED_AT,
   epochMs,
+  type ControlBlock,
   type ReportedError,
   type ReportedTrip,
   type ReportedUsage,
   type RunEnding,
-  type RunMessage,
+  type RunPlan,
 } from "./protocol.js";
 
 const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_WARN, RUN_CONFIG } = names;
@@ -113,11 +112,11 @@ class RunState {
   readonly wallWarnAt: number;
 
   constructor(
-    readonly message: RunMessage,
+    readonly plan: RunPlan,
     cpuStart: number,
     heapBytes: number,
   ) {
-    const { timeoutMs, warnAt } = message;
+    const { timeoutMs, warnAt } = plan;
     this.cpuStart = cpuStart;
     this.startBytes = heapBytes;
     this.sampledAt = this.startedAt;
@@ -128,7 +127,7 @@ class RunState {
 
   /** The lowest CPU threshold not yet reached: the budget, or its warning. */
   private nextCpuThreshold(): number {
-    const { cpuTimeMs, warnAt } = this.message;
+    const { cpuTimeMs, warnAt } = this.plan;
     if (cpuTimeMs <= 0) return Infinity;
     if (warnAt > 0 && !this.warned.has("cpu")) return cpuTimeMs * warnAt;
     return cpuTimeMs;
@@ -165,11 +164,8 @@ export class SandboxHost {
   private code(): GuestCode {
     const state = this.current;
     if (!state) return NO_CODE;
-    if (!this.runCode) {
-      const { source, filename } = state.message;
-      let prepared: PreparedSource | undefined;
-      this.runCode = new GuestCode(() => (prepared ??= source ? prepareSource(source, filename) : undefined));
-    }
+    const { prepared } = state.plan;
+    this.runCode ??= new GuestCode(() => prepared);
     return this.runCode;
   }
 
@@ -177,7 +173,7 @@ export class SandboxHost {
     heap: QuickJSHeap,
     wasmModule: object,
     private readonly clock: ThreadCpuClock,
-    private readonly control: Float64Array,
+    private readonly control: ControlBlock,
     private readonly maxStackBytes: number,
     private readonly sink: WorkerReporter,
   ) {
@@ -191,7 +187,7 @@ export class SandboxHost {
   static async create(
     wasmModule: object,
     clock: ThreadCpuClock,
-    control: Float64Array,
+    control: ControlBlock,
     maxStackBytes: number,
     sink: WorkerReporter,
   ): Promise<SandboxHost> {
@@ -207,8 +203,8 @@ export class SandboxHost {
     };
     this.heap.onGrow = (bytes) => {
       const state = this.current;
-      if (!state || !state.message.memoryConfigured) return;
-      const { memoryBytes, warnAt } = state.message;
+      if (!state || !state.plan.memoryConfigured) return;
+      const { memoryBytes, warnAt } = state.plan;
       const grown = bytes - state.startBytes;
       if (warnAt > 0 && grown >= memoryBytes * warnAt) this.warn(state, "memory", grown / memoryBytes);
     };
@@ -218,13 +214,13 @@ export class SandboxHost {
    * Runs one guest to its end. Throws only when the host side failed (the
    * module may be damaged). Call {@link afterRun} once the result is sent.
    */
-  run(message: RunMessage): { result: RunEnding; usage: ReportedUsage } {
+  run(plan: RunPlan): { result: RunEnding; usage: ReportedUsage } {
     const sandbox = this.spare ?? this.prepare();
     this.spare = undefined;
     const cpuStart = this.clock.precise ? this.idleCpu : this.clock.now();
-    const state = new RunState(message, cpuStart, this.heap.bytes);
-    this.control[CONTROL_SAMPLED_AT] = epochMs();
-    this.control[CONTROL_CPU_MS] = 0;
+    const state = new RunState(plan, cpuStart, this.heap.bytes);
+    this.control.clock[CLOCK_SAMPLED_AT] = epochMs();
+    this.control.clock[CLOCK_CPU_MS] = 0;
     const scope = new Scope();
     let result: RunEnding;
     let usage: ReportedUsage;
@@ -233,9 +229,9 @@ export class SandboxHost {
       // QuickJS's own limit only refuses single allocations larger than it (see QuickJSHeap); below
       // a floor it would also refuse the host's own small allocations for the run.
       sandbox.runtime.setMemoryLimit(
-        message.memoryConfigured ? Math.max(message.memoryBytes, QUICKJS_LIMIT_FLOOR_BYTES) : -1,
+        plan.memoryConfigured ? Math.max(plan.memoryBytes, QUICKJS_LIMIT_FLOOR_BYTES) : -1,
       );
-      this.heap.openBudget(message.memoryBytes);
+      this.heap.openBudget(plan.memoryBytes);
       result = this.execute(sandbox, state, scope);
       usage = this.measure(sandbox, state);
     } finally {
@@ -317,7 +313,7 @@ export class SandboxHost {
           const state = this.current;
           // Nothing the guest writes after a limit, an abort or a failed allocation reaches the host.
           if (state && !state.oom && !state.trip && !state.aborted) {
-            this.sink.log(state.message.id, text(level) as ConsoleLevel, text(line));
+            this.sink.log(state.plan.id, text(level) as ConsoleLevel, text(line));
           }
         })
         .consume((fn) => ctx.setProp(ctx.global, HOST_LOG, fn));
@@ -361,22 +357,22 @@ export class SandboxHost {
 
   private execute(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding {
     const { context: ctx } = sandbox;
-    const { message } = state;
-    ctx.newString(message.config).consume((config) => ctx.setProp(ctx.global, RUN_CONFIG, config));
-    const evaluated = ctx.evalCode(message.code, message.filename, {
-      type: message.kind === "module" ? "module" : "global",
+    const { prepared, config } = state.plan;
+    ctx.newString(config).consume((config) => ctx.setProp(ctx.global, RUN_CONFIG, config));
+    const evaluated = ctx.evalCode(prepared.code, prepared.filename, {
+      type: prepared.kind === "module" ? "module" : "global",
     });
     if (evaluated.error) return this.failure(sandbox, state, scope.manage(evaluated.error));
     const value = scope.manage(evaluated.value);
     let finish: QuickJSHandle;
-    if (message.kind === "module") {
+    if (prepared.kind === "module") {
       // A module with top-level await evaluates to a promise of its namespace.
       const namespace = this.awaitPromise(sandbox, state, value, scope);
       if ("ending" in namespace) return namespace;
       const called = ctx.callFunction(sandbox.finishModule, ctx.undefined, namespace.value);
       if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
       finish = scope.manage(called.value);
-    } else if (message.finishesItself) {
+    } else if (prepared.finishesItself) {
       finish = value;
     } else {
       const called = ctx.callFunction(sandbox.finishScript, ctx.undefined, value);
@@ -498,7 +494,7 @@ export class SandboxHost {
   private measure(sandbox: PreparedSandbox, state: RunState): ReportedUsage {
     const cpuMs = Math.max(0, this.clock.now() - state.cpuStart);
     const peakMemoryBytes = sandbox.baselineBytes + Math.max(0, this.heap.bytes - state.startBytes);
-    const { memoryBytes, memoryConfigured, warnAt } = state.message;
+    const { memoryBytes, memoryConfigured, warnAt } = state.plan;
     if (memoryConfigured && warnAt > 0 && peakMemoryBytes >= memoryBytes * warnAt) {
       this.warn(state, "memory", peakMemoryBytes / memoryBytes);
     }
@@ -508,7 +504,7 @@ export class SandboxHost {
   private warn(state: RunState, budget: WarningBudget, fraction: number): void {
     if (state.warned.has(budget)) return;
     state.warned.add(budget);
-    this.sink.warn(state.message.id, budget, fraction);
+    this.sink.warn(state.plan.id, budget, fraction);
   }
 
   /** QuickJS's interrupt handler: called every few thousand interpreter steps. True stops the guest. */
@@ -516,12 +512,12 @@ export class SandboxHost {
     const state = this.current;
     if (!state || !state.armed) return false;
     if (state.trip || state.oom || state.aborted) return true;
-    if (this.control[CONTROL_ABORT] !== 0) {
+    if (Atomics.load(this.control.abort, 0) !== 0) {
       state.aborted = true;
       return true;
     }
     const now = performance.now();
-    const { timeoutMs, cpuTimeMs } = state.message;
+    const { timeoutMs, cpuTimeMs } = state.plan;
     if (now >= state.wallDeadline) {
       state.trip = { kind: "timeout", limit: timeoutMs, observed: Math.round(now - state.startedAt) };
       return true;
@@ -532,13 +528,13 @@ export class SandboxHost {
     if (now >= state.nextCpuCheckAt) {
       state.cpuUsed = this.clock.now() - state.cpuStart;
       state.sampledAt = now;
-      this.control[CONTROL_SAMPLED_AT] = epochMs();
-      this.control[CONTROL_CPU_MS] = state.cpuUsed;
+      this.control.clock[CLOCK_SAMPLED_AT] = epochMs();
+      this.control.clock[CLOCK_CPU_MS] = state.cpuUsed;
       if (state.cpuUsed >= cpuTimeMs) {
         state.trip = { kind: "cpu", limit: cpuTimeMs, observed: Math.round(state.cpuUsed) };
         return true;
       }
-      const { warnAt } = state.message;
+      const { warnAt } = state.plan;
       if (warnAt > 0 && state.cpuUsed >= cpuTimeMs * warnAt && !state.warned.has("cpu")) {
         this.warn(state, "cpu", state.cpuUsed / cpuTimeMs);
       }

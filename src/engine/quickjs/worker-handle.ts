@@ -1,21 +1,22 @@
 import { Worker } from "node:worker_threads";
-import type { RunReporter } from "../contract.js";
+import type { RunReporter, Usage } from "../contract.js";
+import type { RunMessage, SandboxMessage, WireOutcome } from "../protocol.js";
 import {
-  CONTROL_ABORT,
-  CONTROL_CPU_MS,
-  CONTROL_SAMPLED_AT,
-  CONTROL_SLOTS,
+  CLOCK_CPU_MS,
+  CLOCK_SAMPLED_AT,
+  CONTROL_BYTES,
+  controlBlock,
   epochMs,
-  type ReportedUsage,
-  type RunEnding,
-  type RunMessage,
-  type WorkerMessage,
+  type ControlBlock,
   type WorkerStartData,
 } from "./protocol.js";
 
 /** How a run on a worker ended, seen from the main thread. */
 export type WorkerOutcome =
-  | { type: "done"; result: RunEnding; usage: ReportedUsage }
+  /** The worker answered the run. */
+  | { type: "done"; outcome: WireOutcome }
+  /** The run's result can never settle; the worker is free (see the `stalled` message). */
+  | { type: "stalled"; usage: Usage }
   /** The worker failed for good and exited (see the worker entry). */
   | { type: "fatal"; name: string; message: string }
   /** The worker failed before it started this run: the run can go to another worker. */
@@ -64,8 +65,8 @@ function guard(callback: () => void): void {
  */
 export class QuickJSWorker {
   private readonly worker: Worker;
-  /** `[sampledAtEpochMs, cpuMsAtSample, abort]` of the run in flight (see {@link WorkerStartData.control}). */
-  private readonly control: Float64Array;
+  /** The control block of the run in flight (see {@link ControlBlock}). */
+  private readonly control: ControlBlock;
   /** Resolves when the worker has loaded QuickJS; rejects if it could not. */
   readonly ready: Promise<void>;
   private nextId = 1;
@@ -75,8 +76,8 @@ export class QuickJSWorker {
   private terminating = false;
 
   constructor(options: WorkerOptions) {
-    const control = new SharedArrayBuffer(CONTROL_SLOTS * Float64Array.BYTES_PER_ELEMENT);
-    this.control = new Float64Array(control);
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    this.control = controlBlock(control);
     const { script, eval: isSource } = workerScript();
     const workerData: WorkerStartData = {
       control,
@@ -95,28 +96,34 @@ export class QuickJSWorker {
       markFailed = reject;
     });
     this.ready.catch(() => {});
-    this.worker.on("message", (message: WorkerMessage) => {
+    this.worker.on("message", (message: SandboxMessage) => {
       switch (message.type) {
         case "ready":
           this.worker.unref();
           markReady();
           return;
-        case "log":
+        case "console":
           if (this.pending?.id === message.id) {
             const { listener } = this.pending;
             guard(() => listener.onConsole(message.level, message.text));
           }
           return;
-        case "warn":
+        case "warning":
           if (this.pending?.id === message.id) {
             const { listener } = this.pending;
             guard(() => listener.onWarning(message.budget, message.fraction));
           }
           return;
-        case "done":
+        case "result":
           if (this.pending?.id === message.id) {
-            this.finishRun({ type: "done", result: message.result, usage: message.usage });
+            const outcome: WireOutcome = message.ok
+              ? { ok: true, json: message.json, usage: message.usage }
+              : { ok: false, error: message.error, usage: message.usage };
+            this.finishRun({ type: "done", outcome });
           }
+          return;
+        case "stalled":
+          if (this.pending?.id === message.id) this.finishRun({ type: "stalled", usage: message.usage });
           return;
         case "fatal":
           this.fatal = { name: message.name, message: message.message };
@@ -155,7 +162,8 @@ export class QuickJSWorker {
    * this grows at wall-clock speed.
    */
   cpuBoundMs(): number {
-    return this.control[CONTROL_CPU_MS]! + Math.max(0, epochMs() - this.control[CONTROL_SAMPLED_AT]!);
+    const { clock } = this.control;
+    return clock[CLOCK_CPU_MS]! + Math.max(0, epochMs() - clock[CLOCK_SAMPLED_AT]!);
   }
 
   /** Starts a run; resolves with how it ended. */
@@ -163,9 +171,9 @@ export class QuickJSWorker {
     if (this.pending) throw new Error("the QuickJS worker is busy");
     if (!this.alive) return Promise.resolve({ type: "exited", reason: "the worker is gone" });
     const id = this.nextId++;
-    this.control[CONTROL_SAMPLED_AT] = epochMs();
-    this.control[CONTROL_CPU_MS] = 0;
-    this.control[CONTROL_ABORT] = 0;
+    this.control.clock[CLOCK_SAMPLED_AT] = epochMs();
+    this.control.clock[CLOCK_CPU_MS] = 0;
+    Atomics.store(this.control.abort, 0, 0);
     return new Promise<WorkerOutcome>((resolve) => {
       this.pending = { id, listener, resolve };
       this.worker.ref();
@@ -173,9 +181,10 @@ export class QuickJSWorker {
     });
   }
 
-  /** Asks the worker's interrupt handler to stop the guest of the run in flight. */
+  /** Asks the worker to stop the guest of the run in flight (its interrupt handler, or its wait on a stalled run). */
   abort(): void {
-    this.control[CONTROL_ABORT] = 1;
+    Atomics.store(this.control.abort, 0, 1);
+    Atomics.notify(this.control.abort, 0);
   }
 
   private finishRun(outcome: WorkerOutcome): void {

@@ -10,14 +10,17 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { openThreadCpuClock } from "./cpu-clock.js";
-import type { ParentMessage, WorkerMessage, WorkerStartData } from "./protocol.js";
+import type { HostMessage, SandboxMessage } from "../protocol.js";
+import { controlBlock, type WorkerStartData } from "./protocol.js";
+import { runMessage } from "./run.js";
 import { SandboxHost } from "./sandbox.js";
 
 const port = parentPort;
 if (!port) throw new Error("the QuickJS worker must run in a worker thread");
 
 const data = workerData as WorkerStartData;
-const post = (message: WorkerMessage) => port.postMessage(message);
+const post = (message: SandboxMessage) => port.postMessage(message);
+const control = controlBlock(data.control);
 const clock = openThreadCpuClock();
 
 function fail(id: number | undefined, error: unknown): never {
@@ -32,35 +35,25 @@ function fail(id: number | undefined, error: unknown): never {
 
 let host: SandboxHost;
 try {
-  host = await SandboxHost.create(data.wasmModule, clock, new Float64Array(data.control), data.maxStackBytes, {
-    log: (id, level, text) => post({ type: "log", id, level, text }),
-    warn: (id, budget, fraction) => post({ type: "warn", id, budget, fraction }),
+  host = await SandboxHost.create(data.wasmModule, clock, control, data.maxStackBytes, {
+    log: (id, level, text) => post({ type: "console", id, level, text }),
+    warn: (id, budget, fraction) => post({ type: "warning", id, budget, fraction }),
   });
 } catch (error) {
   fail(undefined, error);
 }
 
 let queue = Promise.resolve();
-port.on("message", (message: ParentMessage) => {
+port.on("message", (message: HostMessage) => {
+  // Aborts come through the control block: this thread is busy with the guest when one matters.
+  if (message.type !== "run") return;
   queue = queue.then(async () => {
-    if (message.type !== "run") return;
-    let failed = false;
+    const { outcome, crashed } = runMessage(host, message);
+    if ("stalled" in outcome) post({ type: "stalled", id: message.id, usage: outcome.usage });
+    else post({ type: "result", id: message.id, ...outcome });
     try {
-      const { result, usage } = host.run(message);
-      post({ type: "done", id: message.id, result, usage });
-    } catch (error) {
-      // The host side of the run failed: answer the run, then drop the module instance.
-      failed = true;
-      const failure = error instanceof Error ? error : new Error(String(error));
-      post({
-        type: "done",
-        id: message.id,
-        result: { ending: "crashed", name: failure.name, message: failure.message },
-        usage: { cpuMs: 0, peakMemoryBytes: 0 },
-      });
-    }
-    try {
-      if (failed) await host.recover();
+      // After a crash the module instance may be damaged: drop it.
+      if (crashed) await host.recover();
       else await host.afterRun();
     } catch (error) {
       fail(undefined, error);

@@ -7,12 +7,19 @@
  * host ends it and starts a fresh one.
  */
 import { prepareSource } from "../../transform/index.js";
-import { isWardenError } from "../../errors/index.js";
 import { abandonedIsolateCount } from "../abandoned.js";
 import { emptyUsage } from "../contract.js";
+import {
+  failedOutcome,
+  outcomeToWire,
+  type HostMessage,
+  type RunMessage,
+  type SandboxMessage,
+  type WireOutcome,
+} from "../protocol.js";
 import { assertSandboxFlags } from "./flags.js";
 import { IsolateRunner } from "./isolate-runner.js";
-import { RUNS_PER_PROCESS, toWire, type ChildMessage, type HostMessage, type RunMessage } from "./wire.js";
+import { RUNS_PER_PROCESS } from "./wire.js";
 
 // Never run guests with memory the isolate's limit cannot see: without the flags, fail to start.
 assertSandboxFlags();
@@ -21,33 +28,33 @@ const engine = new IsolateRunner({ idleIsolates: RUNS_PER_PROCESS });
 const aborts = new Map<number, AbortController>();
 let retired = false;
 
-function send(message: ChildMessage): void {
+function send(message: SandboxMessage): void {
   process.send?.(message);
 }
 
 async function run(message: RunMessage): Promise<void> {
   const controller = new AbortController();
   aborts.set(message.id, controller);
+  let outcome: WireOutcome;
   try {
     const prepared = prepareSource(message.source, message.filename);
-    const outcome = await engine.run({
-      prepared,
-      limits: message.limits,
-      inputJson: message.inputJson,
-      signal: controller.signal,
-      onConsole: (level, text) => send({ type: "console", id: message.id, level, text }),
-      onWarning: (budget, fraction) => send({ type: "warning", id: message.id, budget, fraction }),
-    });
-    send(
-      outcome.ok
-        ? { type: "result", id: message.id, ok: true, json: outcome.json, usage: outcome.usage }
-        : { type: "result", id: message.id, ok: false, error: toWire(outcome.error), usage: outcome.usage },
+    outcome = outcomeToWire(
+      await engine.run({
+        prepared,
+        source: message.source,
+        filename: message.filename,
+        limits: message.limits,
+        inputJson: message.inputJson,
+        signal: controller.signal,
+        onConsole: (level, text) => send({ type: "console", id: message.id, level, text }),
+        onWarning: (budget, fraction) => send({ type: "warning", id: message.id, budget, fraction }),
+      }),
     );
   } catch (error) {
-    const wire = isWardenError(error)
-      ? toWire(error)
-      : { family: "engine" as const, message: String((error as Error)?.message ?? error) };
-    send({ type: "result", id: message.id, ok: false, error: wire, usage: emptyUsage() });
+    outcome = failedOutcome(error, emptyUsage());
+  }
+  try {
+    send({ type: "result", id: message.id, ...outcome });
   } finally {
     aborts.delete(message.id);
     if (!retired && abandonedIsolateCount() > 0) {

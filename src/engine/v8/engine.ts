@@ -11,7 +11,8 @@ import {
   type EngineRunRequest,
 } from "../contract.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
-import { RUNS_PER_PROCESS, fromWire, type ChildMessage, type HostMessage } from "./wire.js";
+import { outcomeFromWire, type HostMessage, type SandboxMessage } from "../protocol.js";
+import { RUNS_PER_PROCESS } from "./wire.js";
 
 /** Options of the V8 engine. */
 export type V8EngineOptions = EngineOptions;
@@ -58,7 +59,7 @@ class SandboxProcess {
       stdio: ["ignore", "ignore", "ignore", "ipc"],
     });
     this.ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (message: ChildMessage) => {
+      const onMessage = (message: SandboxMessage) => {
         if (message.type === "ready") {
           this.child.off("exit", onEarlyExit);
           if (this.pending.size === 0) this.idle();
@@ -71,27 +72,26 @@ class SandboxProcess {
       this.child.once("exit", onEarlyExit);
     });
     this.ready.catch(() => {});
-    this.child.on("message", (message: ChildMessage) => this.receive(message));
+    this.child.on("message", (message: SandboxMessage) => this.receive(message));
     this.child.on("exit", (code, signal) => this.gone(code, signal));
     this.child.on("close", () => (this.closed = true));
     // A failed send or spawn must never become an unhandled 'error' event in the host.
     this.child.on("error", () => this.kill());
   }
 
-  private receive(message: ChildMessage): void {
+  private receive(message: SandboxMessage): void {
     if (message.type === "retire") {
       this.retired = true;
       if (this.pending.size === 0) this.kill();
       this.onGone(this);
       return;
     }
-    if (message.type === "ready") return;
+    if (message.type === "ready" || message.type === "fatal") return;
     const run = this.pending.get(message.id);
     if (!run) return;
     if (message.type === "console") run.request.onConsole(message.level, message.text);
     else if (message.type === "warning") run.request.onWarning(message.budget, message.fraction);
-    else if (message.ok) this.resolveRun(message.id, { ok: true, json: message.json, usage: message.usage });
-    else this.resolveRun(message.id, { ok: false, error: fromWire(message.error), usage: message.usage });
+    else if (message.type === "result") this.resolveRun(message.id, outcomeFromWire(message));
   }
 
   private resolveRun(id: number, outcome: EngineRunOutcome): void {
@@ -137,8 +137,8 @@ class SandboxProcess {
       const message: HostMessage = {
         type: "run",
         id,
-        source: request.source ?? "",
-        filename: request.prepared.filename,
+        source: request.source,
+        filename: request.filename,
         limits,
         inputJson: request.inputJson,
       };

@@ -1,11 +1,17 @@
 import { availableParallelism } from "node:os";
-import { names } from "../../transform/index.js";
+import { names, type PreparedSource } from "../../transform/index.js";
 import type ivm from "isolated-vm";
 import { AbortedError, EngineError, LimitExceededError, type WardenError } from "../../errors/index.js";
-import type { LimitValues } from "../../limits/index.js";
 import { GuestCode } from "../codegen.js";
 import { warnOncePerBudget, type EngineRunOutcome, type EngineRunRequest, type Usage } from "../contract.js";
-import { classifyGuestError, limitFromStatus, parseFinish, parseStatus, type GuestStatus } from "../outcome.js";
+import {
+  classifyGuestError,
+  explainFailure,
+  limitFromStatus,
+  parseFinish,
+  parseStatus,
+  type GuestStatus,
+} from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
 import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox.js";
@@ -34,6 +40,23 @@ function assertNodeFlags(): void {
         `without it isolated-vm can crash the host process. Use engine "quickjs" otherwise.`,
     );
   }
+}
+
+/** A run with its source already prepared (by the sandbox process, `child.ts`). */
+export interface PreparedRunRequest extends EngineRunRequest {
+  prepared: PreparedSource;
+}
+
+/** What a failed run left behind, for {@link IsolateRunner.explain}. */
+interface FailedRun {
+  /** What the run threw. */
+  error: unknown;
+  sandbox: IsolateSandbox;
+  /** The run's context, if it got one. */
+  context: PreparedContext | undefined;
+  /** The budget the watchdog enforced, if it did. */
+  trip: WatchdogTrip | undefined;
+  request: PreparedRunRequest;
 }
 
 /** Reads a guest error that isolated-vm copied to the host. */
@@ -92,7 +115,7 @@ export class IsolateRunner {
     this.idle.set(sandbox.memoryMb, list);
   }
 
-  async run(request: EngineRunRequest): Promise<EngineRunOutcome> {
+  async run(request: PreparedRunRequest): Promise<EngineRunOutcome> {
     if (this.closed) throw new EngineError("the v8 engine is closed");
     const { limits } = request;
     const sandbox = this.lease(limits.memoryBytes);
@@ -133,12 +156,7 @@ export class IsolateRunner {
         error: aborted
           ? new AbortedError("the run was aborted", { cause: request.signal?.reason })
           : await this.explain(
-              error,
-              sandbox,
-              context,
-              killed ?? watchdog.tripped,
-              limits,
-              request,
+              { error, sandbox, context, trip: killed ?? watchdog.tripped, request },
               (s) => (status = s),
             ),
       };
@@ -214,7 +232,11 @@ export class IsolateRunner {
     return sandbox.alive ? read() : first;
   }
 
-  private async execute(sandbox: IsolateSandbox, context: PreparedContext, request: EngineRunRequest): Promise<string> {
+  private async execute(
+    sandbox: IsolateSandbox,
+    context: PreparedContext,
+    request: PreparedRunRequest,
+  ): Promise<string> {
     const { prepared } = request;
     const copyPromise = { result: { promise: true, copy: true } } as const;
     if (prepared.kind === "script") {
@@ -239,16 +261,14 @@ export class IsolateRunner {
     }
   }
 
-  /** Turns a failed run into the right typed error. */
-  private async explain(
-    error: unknown,
-    sandbox: IsolateSandbox,
-    context: PreparedContext | undefined,
-    trip: WatchdogTrip | undefined,
-    limits: LimitValues,
-    request: EngineRunRequest,
-    setStatus: (status: GuestStatus) => void,
-  ): Promise<WardenError> {
+  /**
+   * Turns a failed run into the right typed error, in the order both engines share
+   * ({@link explainFailure}); a dead isolate is read before the prelude's status, which it
+   * can no longer give.
+   */
+  private async explain(failed: FailedRun, setStatus: (status: GuestStatus) => void): Promise<WardenError> {
+    const { error, sandbox, context, trip, request } = failed;
+    const { limits } = request;
     if (trip) return new LimitExceededError(trip);
     // With no memory limit configured, the isolate's own ceiling is the limit that was hit.
     const memoryError = () =>
@@ -263,16 +283,16 @@ export class IsolateRunner {
       if (limits.memoryBytes > 0 || /memory limit/i.test(String((error as Error)?.message))) return memoryError();
       return new EngineError(`the isolate died: ${String((error as Error)?.message ?? error)}`, { cause: error });
     }
+    let status: GuestStatus | undefined;
     if (context) {
       try {
-        const status = parseStatus((await context.status.apply(undefined, [], { result: { copy: true } })) as string);
+        status = parseStatus((await context.status.apply(undefined, [], { result: { copy: true } })) as string);
         setStatus(status);
-        if (status.dead) return limitFromStatus(status.dead);
       } catch {
-        // Reading the status failed: classify the original error below.
+        // Reading the status failed: classify the original error.
       }
     }
-    return classifyGuestError(rawGuestError(error), request.prepared, limits);
+    return explainFailure({ status }, () => classifyGuestError(rawGuestError(error), request.prepared, limits));
   }
 
   async close(): Promise<void> {
