@@ -93,6 +93,15 @@ const shims = {
         'const Global = { get DOMException() { return __platform.require("domexception").DOMException; } };';
       return { contents: text.slice(0, start) + replacement + text.slice(end + ": undefined;".length), loader: "js" };
     });
+    // web-streams-polyfill reads the global DOMException once at load (and fails if a guest set it to null).
+    build.onLoad({ filter: /web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8");
+      const lookup =
+        'const dr="undefined"!=typeof globalThis?globalThis:"undefined"!=typeof self?self:"undefined"!=typeof global?global:void 0;';
+      if (!text.includes(lookup)) throw new Error("web-streams-polyfill changed: its global look-up was not found");
+      const replacement = 'const dr={get DOMException(){return __platform.require("domexception").DOMException}};';
+      return { contents: text.replace(lookup, replacement), loader: "js" };
+    });
   },
 };
 

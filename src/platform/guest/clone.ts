@@ -191,6 +191,7 @@ export function structuredClone(value: unknown, options: unknown = undefined): u
   const transferred: ArrayBuffer[] = [];
   if (transfer !== undefined) {
     for (const item of transfer as Iterable<unknown>) {
+      if (typeof item !== "object" || item === null) throw new TypeError("Found invalid value in transferList");
       if (!(item instanceof ArrayBuffer)) throw dataCloneError("Value not transferable");
       if (transferred.includes(item)) throw dataCloneError("Transfer list contains duplicate");
       transferred.push(item);

@@ -31,16 +31,14 @@ const INTEGER_ARRAYS = [
 ];
 
 /** Random bytes come from the host in 256-byte batches, so many small requests cost one host call. */
-let pool = "";
+let pool: Uint8Array = new Uint8Array(0);
 
 function randomBytes(n: number): Uint8Array {
-  if (n > 256) return encoding().fromBinary(host.randomBytes(n));
-  if (pool.length < n) pool = host.randomBytes(256);
+  if (n > 256) return encoding().fromHex(host.randomBytes(n));
+  if (pool.length < n) pool = encoding().fromHex(host.randomBytes(256));
   const taken = pool.slice(0, n);
-  pool = pool.slice(n);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = taken.charCodeAt(i);
-  return out;
+  pool = pool.subarray(n);
+  return taken;
 }
 
 const ILLEGAL = Symbol("illegal");
@@ -63,9 +61,9 @@ export class SubtleCrypto {
         typeof algorithm === "object" && algorithm !== null ? (algorithm as { name?: unknown }).name : algorithm;
       const normalized = DIGESTS[String(name).toLowerCase()];
       if (normalized === undefined) throw domException("Unrecognized algorithm name", "NotSupportedError");
-      const { bytesOf, toBinary, fromBinary } = encoding();
+      const { bytesOf, toHex, fromHex } = encoding();
       const bytes = bytesOf(data, "data");
-      return Promise.resolve(fromBinary(host.digest(normalized, toBinary(bytes))).buffer as ArrayBuffer);
+      return Promise.resolve(fromHex(host.digest(normalized, toHex(bytes))).buffer as ArrayBuffer);
     } catch (error) {
       return Promise.reject(error);
     }

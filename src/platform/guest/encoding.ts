@@ -94,7 +94,30 @@ function fromCodes(codes: ArrayLike<number>, length: number): string {
   return result;
 }
 
-/** A binary string (one char per byte) of bytes: the host's byte format. */
+const HEX_DIGITS: string[] = [];
+for (let i = 0; i < 256; i++) HEX_DIGITS.push((i < 16 ? "0" : "") + i.toString(16));
+
+/** Lowercase hex of bytes: the host's byte format (see PlatformHost). */
+export function toHex(bytes: Uint8Array): string {
+  const CHUNK = 8192;
+  let result = "";
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    const end = Math.min(bytes.length, i + CHUNK);
+    const digits: string[] = [];
+    for (let j = i; j < end; j++) digits.push(HEX_DIGITS[bytes[j] as number] as string);
+    result += digits.join("");
+  }
+  return result;
+}
+
+/** Bytes of a hex string (from the host). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** A binary string (one char per byte, as atob returns) of bytes. */
 export function toBinary(bytes: Uint8Array): string {
   return fromCodes(bytes, bytes.length);
 }

@@ -7,7 +7,7 @@
  * lazy accessor) with group `domexception`.
  */
 import {
-  Event,
+  Event as ShimEvent,
   EventTarget,
   getEventAttributeValue,
   setErrorHandler,
@@ -23,11 +23,22 @@ setErrorHandler((error: Error) => {
   void Promise.reject(error);
 });
 setWarningHandler(() => {});
+// event-target-shim gives EventTarget.prototype no Symbol.toStringTag.
+tag(EventTarget, "EventTarget");
 
 function domException(message: string, name: string): Error {
   const { DOMException } = platform.require("domexception") as typeof DomException;
   return new DOMException(message, name);
 }
+
+/** Event: event-target-shim's, but its type argument is required (as in Node and browsers). */
+export class Event extends ShimEvent {
+  constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean; composed?: boolean }) {
+    if (arguments.length === 0) throw new TypeError('The "type" argument must be specified');
+    super(type, init);
+  }
+}
+tag(Event, "Event");
 
 /** CustomEvent: an Event with a `detail`. */
 export class CustomEvent<T = unknown> extends Event {
@@ -167,4 +178,4 @@ for (const target of [AbortSignal, AbortController, CustomEvent]) {
   }
 }
 
-export { Event, EventTarget };
+export { EventTarget };

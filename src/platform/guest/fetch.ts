@@ -235,9 +235,9 @@ function isStream(value: unknown): value is ReadableStream<Uint8Array> {
 }
 
 function boundary(): string {
-  const bytes = platform.host.randomBytes(6);
+  const bytes = need.encoding().fromHex(platform.host.randomBytes(6));
   let digits = "";
-  for (let i = 0; i < bytes.length; i++) digits += String(bytes.charCodeAt(i) % 100).padStart(2, "0");
+  for (let i = 0; i < bytes.length; i++) digits += String((bytes[i] as number) % 100).padStart(2, "0");
   return `----formdata-warden-${digits}`;
 }
 
