@@ -94,12 +94,81 @@ export interface EngineRunRequest extends RunReporter {
 export type EngineRunOutcome =
   { ok: true; json: string; usage: Usage } | { ok: false; error: WardenError; usage: Usage };
 
+/** A module to load into a sandbox of its own, evaluated once (engine contract {@link Engine.load}). */
+export interface EngineLoadRequest extends RunReporter {
+  /** The module's source (an ES module; TypeScript when the file name says so). */
+  source: string;
+  /** The module's file name. */
+  filename: string;
+  /** Limits of the module's evaluation; its memory limit is the instance's for its whole life. */
+  limits: LimitValues;
+  /** Gives up the load when aborted. */
+  signal?: AbortSignal | undefined;
+}
+
+/** How a warm instance is called: `call` runs `export default function (input)`; `fetch` runs a Workers-style `fetch(request, env, ctx)`. */
+export type InstanceCallKind = "call" | "fetch";
+
+/** One call of a warm instance. */
+export interface InstanceCallRequest extends RunReporter {
+  kind: InstanceCallKind;
+  /**
+   * `call`: the input as JSON text (already size-checked; empty for `undefined`).
+   * `fetch`: the request as JSON text, see {@link FetchDescription}.
+   */
+  inputJson: string;
+  /** Budgets of this call (its memory limit is the instance's, fixed at load). */
+  limits: LimitValues;
+  /** Stops the call at once when aborted; the call then ends with an `AbortedError` and the instance is recycled. */
+  signal?: AbortSignal | undefined;
+}
+
+/** A request as it crosses into a sandbox for a `fetch` call; a response comes back in the same shape in the call's JSON result. */
+export interface FetchDescription {
+  method: string;
+  url: string;
+  headers: [string, string][];
+  /** The body as base64, or null for none. */
+  body: string | null;
+  /** The `env` argument of `fetch(request, env, ctx)`: plain JSON data. */
+  env?: Record<string, unknown>;
+}
+
+/** A response as it comes back from a sandbox's `fetch` call (the call's JSON result). */
+export interface FetchAnswer {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  /** The body as base64. */
+  body: string;
+}
+
+/**
+ * A module loaded once in a sandbox of its own, called many times. Its state
+ * persists between calls. One call at a time: a caller that wants parallel
+ * calls loads several instances.
+ */
+export interface EngineInstance {
+  /** Runs one call under its budgets. Never throws for guest behaviour; returns a typed error. */
+  call(request: InstanceCallRequest): Promise<EngineRunOutcome>;
+  /** False once the instance can take no more calls: a call hit a limit, was aborted, or its sandbox died. */
+  readonly alive: boolean;
+  /** Releases the instance's sandbox. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** What {@link Engine.load} hands back. */
+export type EngineLoadOutcome =
+  { ok: true; instance: EngineInstance; usage: Usage } | { ok: false; error: WardenError; usage: Usage };
+
 /** A sandbox engine. Both engines honour the same limits with the same errors. */
 export interface Engine {
   /** Which engine this is. */
   readonly name: EngineName;
   /** Runs one prepared source under its limits. Never throws for guest behaviour; returns a typed error. */
   run(request: EngineRunRequest): Promise<EngineRunOutcome>;
+  /** Loads a module into a sandbox of its own, for many calls. Never throws for guest behaviour. */
+  load(request: EngineLoadRequest): Promise<EngineLoadOutcome>;
   /** Releases every sandbox the engine holds. */
   close(): Promise<void>;
 }

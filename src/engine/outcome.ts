@@ -104,3 +104,11 @@ function cleanStack(stack: string, filename: string): string {
   const kept = lines.filter((line, index) => index === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`));
   return kept.join("\n");
 }
+
+/** The error of a warm load whose source is a script: only a module has a default export to call. */
+export function notAModule(filename: string): ScriptError {
+  return new ScriptError({
+    guestName: "TypeError",
+    guestMessage: `${filename} is a script, not an ES module: a loaded app needs export default (a function, or { fetch(request, env, ctx) })`,
+  });
+}

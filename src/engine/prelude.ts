@@ -1,5 +1,6 @@
 import type { LimitValues } from "../limits/index.js";
 import { MEMORY_PRELUDE, RESIZABLE_PRELUDE } from "./prelude-memory.js";
+import { WARM_PRELUDE } from "./prelude-warm.js";
 import { names } from "../transform/index.js";
 
 const {
@@ -369,23 +370,32 @@ ${RESIZABLE_PRELUDE}
     return status() + "\n" + json;
   });
 
+  // A run's budgets, from its configuration (preludeRunConfig); a warm instance's calls each set their own.
+  const configure = (config) => {
+    depthLimit = config.depth > 0 ? config.depth : 0;
+    fuelLimit = config.fuel > 0 ? config.fuel : 0;
+    fuelWarnAt = fuelLimit > 0 && config.warnAt > 0 ? Math.floor(fuelLimit * config.warnAt) : 0;
+    valueLimit = config.valueBytes > 0 ? config.valueBytes : 0;
+    memoryLimit = config.memoryBytes > 0 ? config.memoryBytes : 0;
+    codegen = config.codegen !== false;
+    ${DEPTH} = 0;
+    ${MAX_DEPTH} = depthLimit > 0 ? depthLimit : ${SEGMENT_MAX};
+    spent = 0;
+    fuelWarned = false;
+    nextSegment();
+  };
+
+${WARM_PRELUDE}
+
   return freeze({
     boot() {
       const config = parseJson(globalThis.${RUN_CONFIG});
       delete globalThis.${RUN_CONFIG};
-      depthLimit = config.depth > 0 ? config.depth : 0;
-      fuelLimit = config.fuel > 0 ? config.fuel : 0;
-      fuelWarnAt = fuelLimit > 0 && config.warnAt > 0 ? Math.floor(fuelLimit * config.warnAt) : 0;
-      valueLimit = config.valueBytes > 0 ? config.valueBytes : 0;
-      memoryLimit = config.memoryBytes > 0 ? config.memoryBytes : 0;
-      codegen = config.codegen !== false;
+      configure(config);
       input = config.input === undefined ? undefined : parseJson(config.input);
       defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
-      ${DEPTH} = 0;
-      ${MAX_DEPTH} = depthLimit > 0 ? depthLimit : ${SEGMENT_MAX};
-      spent = 0;
-      nextSegment();
     },
+    callInstance,
     trip,
     convert,
     status,

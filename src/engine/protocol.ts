@@ -19,7 +19,7 @@ import {
   type WardenError,
 } from "../errors/index.js";
 import type { LimitValues } from "../limits/index.js";
-import type { ConsoleLevel, EngineRunOutcome, Usage, WarningBudget } from "./contract.js";
+import type { ConsoleLevel, EngineRunOutcome, InstanceCallKind, Usage, WarningBudget } from "./contract.js";
 
 /**
  * A run, as the host hands it to a sandbox. The sandbox prepares the source
@@ -50,8 +50,35 @@ export interface AbortMessage {
   id: number;
 }
 
+/** Loads a module into a warm instance of its own; the instance's id is the message's id. */
+export interface LoadMessage {
+  type: "load";
+  id: number;
+  source: string;
+  filename: string;
+  limits: LimitValues;
+}
+
+/** One call of a warm instance; aborted with an {@link AbortMessage} of the call's id. */
+export interface CallMessage {
+  type: "call";
+  /** Call id, unique per sandbox (shared with run ids). */
+  id: number;
+  /** The instance: the id of the message that loaded it. */
+  instance: number;
+  kind: InstanceCallKind;
+  inputJson: string;
+  limits: LimitValues;
+}
+
+/** Releases a warm instance. */
+export interface UnloadMessage {
+  type: "unload";
+  instance: number;
+}
+
 /** Host to sandbox. */
-export type HostMessage = RunMessage | AbortMessage;
+export type HostMessage = RunMessage | AbortMessage | LoadMessage | CallMessage | UnloadMessage;
 
 /** A typed error in plain data. */
 export type WireError =

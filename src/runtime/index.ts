@@ -3,7 +3,8 @@ export {
   Runtime,
   type RuntimeOptions,
   type RunOptions,
-  type RunResult,
   type RuntimeWarning,
   type RuntimeEvents,
 } from "./runtime.js";
+export { type RunResult } from "./values.js";
+export { LoadedApp, type LoadOptions, type CallOptions, type AppStats, type Isolation } from "./app.js";

@@ -1,13 +1,12 @@
 import { EventEmitter } from "node:events";
+import { DisposedError, isWardenError, EngineError, AbortedError } from "../errors/index.js";
 import {
-  DisposedError,
-  LimitExceededError,
-  isWardenError,
-  EngineError,
-  AbortedError,
-  type WardenError,
-} from "../errors/index.js";
-import { overrideLimits, resolveLimits, type LimitOptions, type ResolvedLimits } from "../limits/index.js";
+  overrideLimits,
+  resolveLimits,
+  type LimitOptions,
+  type LimitValues,
+  type ResolvedLimits,
+} from "../limits/index.js";
 import {
   emptyUsage,
   createEngine,
@@ -15,9 +14,11 @@ import {
   type Engine,
   type EngineName,
   type EngineOptions,
-  type Usage,
+  type RunReporter,
   type WarningBudget,
 } from "../engine/index.js";
+import { LoadedApp, type AppHost, type LoadOptions } from "./app.js";
+import { encodeInput, parseOutcome, type RunResult } from "./values.js";
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions {
@@ -54,9 +55,6 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** Result of one run: a value or a typed error, with what the run used. */
-export type RunResult = { ok: true; value: unknown; usage: Usage } | { ok: false; error: WardenError; usage: Usage };
-
 /** A soft warning: a run crossed `warnAt` of one of its budgets. */
 export interface RuntimeWarning {
   /** Which budget. */
@@ -84,18 +82,6 @@ const BUDGET_LIMIT: Record<WarningBudget, "timeoutMs" | "cpuTimeMs" | "maxInstru
   memory: "memoryBytes",
 };
 
-/** Encodes the input as JSON and checks it against the value-size limit. */
-function encodeInput(input: unknown, maxValueBytes: number): string | undefined {
-  if (input === undefined) return undefined;
-  const json = JSON.stringify(input);
-  if (json === undefined) return undefined;
-  const bytes = Buffer.byteLength(json);
-  if (maxValueBytes > 0 && bytes > maxValueBytes) {
-    throw new LimitExceededError({ kind: "value_size", limit: maxValueBytes, observed: bytes });
-  }
-  return json;
-}
-
 /**
  * Runs untrusted code under hard limits. Every run starts from a clean global
  * state; sandboxes are pooled. Create with {@link createRuntime}; close with
@@ -115,6 +101,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.backend = backend;
     this.engine = backend.name;
     this.limits = limits;
+    this.appHost.engine = backend;
+    this.appHost.limits = limits;
   }
 
   /** Runs a script or an ES module. Never throws for anything the guest does; the result says what happened. */
@@ -133,46 +121,70 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const typed = isWardenError(error) ? error : new EngineError("the input could not be encoded", { cause: error });
       return { ok: false, error: typed, usage: emptyUsage() };
     }
-    const onConsole = (level: ConsoleLevel, text: string) => {
-      options.onConsole?.(level, text);
-      this.emit("console", { level, text, filename });
-    };
-    const onWarning = (budget: WarningBudget, fraction: number) => {
-      const limit = limits[BUDGET_LIMIT[budget]];
-      const percent = Math.round(fraction * 100);
-      this.emit("warning", {
-        budget,
-        fraction,
-        limit,
-        filename,
-        message: `${filename} used ${percent}% of its ${budget} budget (${limit})`,
-      });
-    };
     const outcome = await this.backend.run({
+      ...this.reporter(filename, limits, options.onConsole),
       source,
       filename,
       limits,
       inputJson,
-      onConsole,
-      onWarning,
       signal: options.signal,
     });
-    if (!outcome.ok) return outcome;
-    try {
-      return { ok: true, value: outcome.json === "" ? undefined : JSON.parse(outcome.json), usage: outcome.usage };
-    } catch (error) {
-      return {
-        ok: false,
-        error: new EngineError("the sandbox returned a malformed result", { cause: error }),
-        usage: outcome.usage,
-      };
+    return parseOutcome(outcome);
+  }
+
+  /**
+   * Loads a module once for many calls: a warm sandbox (see {@link LoadedApp}). The module is
+   * evaluated here; a module that fails to evaluate rejects with its typed error.
+   */
+  async load(source: string, options: LoadOptions = {}): Promise<LoadedApp> {
+    if (this.closed) throw new DisposedError("this runtime");
+    const app = await LoadedApp.load(this.appHost, source, options);
+    if (this.closed) {
+      await app.close();
+      throw new DisposedError("this runtime");
     }
+    this.apps.add(app);
+    return app;
+  }
+
+  private readonly apps = new Set<LoadedApp>();
+  private readonly appHost: AppHost = {
+    engine: undefined as never,
+    limits: undefined as never,
+    reporter: (filename, limits, onConsole) => this.reporter(filename, limits, onConsole),
+    closed: (app) => this.apps.delete(app),
+  };
+
+  /** Where a run's or call's console lines and warnings go: the caller's callback and the runtime's events. */
+  private reporter(
+    filename: string,
+    limits: LimitValues,
+    onConsole?: (level: ConsoleLevel, text: string) => void,
+  ): RunReporter {
+    return {
+      onConsole: (level, text) => {
+        onConsole?.(level, text);
+        this.emit("console", { level, text, filename });
+      },
+      onWarning: (budget, fraction) => {
+        const limit = limits[BUDGET_LIMIT[budget]];
+        const percent = Math.round(fraction * 100);
+        this.emit("warning", {
+          budget,
+          fraction,
+          limit,
+          filename,
+          message: `${filename} used ${percent}% of its ${budget} budget (${limit})`,
+        });
+      },
+    };
   }
 
   /** Releases every sandbox. Further runs throw `DisposedError`. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.apps].map((app) => app.close()));
     await this.backend.close();
   }
 

@@ -179,6 +179,7 @@ test("createRuntime and run() options reach the engine as limits.allowCodeGenera
       seen.push(request.limits.allowCodeGeneration);
       return { ok: true, json: "1", usage: { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 } };
     },
+    load: async () => assert.fail("load is not used here"),
     close: async () => {},
   };
   const limits = resolveLimits({ env: {}, configFile: false, options: { allowCodeGeneration: false } });

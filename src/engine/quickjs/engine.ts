@@ -9,14 +9,20 @@ import {
   type EngineOptions,
   type EngineRunOutcome,
   type EngineRunRequest,
+  type EngineInstance,
+  type EngineLoadOutcome,
+  type EngineLoadRequest,
+  type InstanceCallRequest,
+  type RunReporter,
   type Usage,
   type WarningBudget,
 } from "../contract.js";
+import type { LimitValues } from "../../limits/index.js";
 import { outcomeFromWire } from "../protocol.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
 import { compileQuickJS } from "./heap.js";
 import { WorkerPool } from "./pool.js";
-import { QuickJSWorker, type WorkerOutcome } from "./worker-handle.js";
+import { QuickJSWorker, type WorkerOutcome, type WorkerRequest } from "./worker-handle.js";
 
 /** Options of the QuickJS engine. */
 export interface QuickJSEngineOptions extends EngineOptions {
@@ -50,6 +56,12 @@ export const WORKER_STACK_MB = 256;
  */
 export const BACKSTOP_GRACE_MS = 100;
 
+/** Who gets a worker back after a message: the pool for runs, the instance for warm calls. */
+interface WorkerOwner {
+  release(worker: QuickJSWorker): void;
+  discard(worker: QuickJSWorker): void;
+}
+
 const backstop = (budget: number) => (budget > 0 ? budget + BACKSTOP_GRACE_MS : budget);
 
 const aborted = (signal: AbortSignal | undefined) => new AbortedError("the run was aborted", { cause: signal?.reason });
@@ -66,15 +78,14 @@ const aborted = (signal: AbortSignal | undefined) => new AbortedError("the run w
 export class QuickJSEngine implements Engine {
   readonly name = "quickjs" as const;
   private readonly pool: WorkerPool;
+  private readonly spawnWorker: () => QuickJSWorker;
   private closed = false;
 
   private constructor(options: QuickJSEngineOptions, wasmModule: object) {
     const size = resolvePoolSize("quickjs", options.poolSize, availableParallelism());
     const stackSizeMb = options.workerStackMb ?? WORKER_STACK_MB;
-    this.pool = new WorkerPool(
-      size,
-      () => new QuickJSWorker({ stackSizeMb, maxStackBytes: QUICKJS_STACK_BYTES, wasmModule }),
-    );
+    this.spawnWorker = () => new QuickJSWorker({ stackSizeMb, maxStackBytes: QUICKJS_STACK_BYTES, wasmModule });
+    this.pool = new WorkerPool(size, this.spawnWorker);
   }
 
   /** Creates the engine and starts its first worker, so that a broken installation fails here. */
@@ -120,7 +131,7 @@ export class QuickJSEngine implements Engine {
   }
 
   private async runOnce(request: EngineRunRequest, lastAttempt: boolean): Promise<EngineRunOutcome | "lost"> {
-    const { limits, signal } = request;
+    const { source, filename, limits, inputJson, signal } = request;
     let worker: QuickJSWorker | "aborted";
     try {
       worker = await this.acquire(signal);
@@ -129,18 +140,32 @@ export class QuickJSEngine implements Engine {
       return { ok: false, error: failure, usage: emptyUsage() };
     }
     if (worker === "aborted") return { ok: false, error: aborted(signal), usage: emptyUsage() };
-    const warn = warnOncePerBudget(request.onWarning);
-    const running = worker.run(
-      {
-        source: request.source,
-        filename: request.filename,
-        limits,
-        inputJson: request.inputJson,
-      },
-      { onConsole: request.onConsole, onWarning: warn },
+    return this.supervise(
+      worker,
+      request,
+      { type: "run", source, filename, limits, inputJson },
+      this.pool,
+      lastAttempt,
     );
-    // The worker enforces the budgets itself; this watchdog only ends a worker stuck in one long
-    // native call, a grace period past a budget.
+  }
+
+  /**
+   * Sends a worker a message that runs guest code and waits for its answer, under a backstop
+   * watchdog: the worker enforces the budgets itself; the watchdog only ends a worker stuck in
+   * one long native call, a grace period past a budget. `owner` gets the worker back (released
+   * when it answered, discarded when it was killed or lost). "lost": the worker failed before it
+   * started, and the run may go to another.
+   */
+  private async supervise(
+    worker: QuickJSWorker,
+    request: RunReporter & { limits: LimitValues; signal?: AbortSignal | undefined },
+    message: WorkerRequest,
+    owner: WorkerOwner,
+    lastAttempt = true,
+  ): Promise<EngineRunOutcome | "lost"> {
+    const { limits, signal } = request;
+    const warn = warnOncePerBudget(request.onWarning);
+    const running = worker.submit(message, { onConsole: request.onConsole, onWarning: warn });
     let killed: WatchdogTrip | undefined;
     const watchdog = new Watchdog(
       { ...limits, timeoutMs: backstop(limits.timeoutMs), cpuTimeMs: backstop(limits.cpuTimeMs), warnAt: 0 },
@@ -152,7 +177,7 @@ export class QuickJSEngine implements Engine {
             limit: trip.kind === "timeout" ? limits.timeoutMs : limits.cpuTimeMs,
             observed: trip.observed,
           };
-          this.pool.discard(worker);
+          owner.discard(worker);
         },
         warn: () => {},
       },
@@ -163,7 +188,7 @@ export class QuickJSEngine implements Engine {
     const onAbort = () => {
       watchdog.stop();
       worker.abort();
-      abortTimer = setTimeout(() => this.pool.discard(worker), BACKSTOP_GRACE_MS);
+      abortTimer = setTimeout(() => owner.discard(worker), BACKSTOP_GRACE_MS);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     let answer: WorkerOutcome;
@@ -175,11 +200,11 @@ export class QuickJSEngine implements Engine {
       if (abortTimer) clearTimeout(abortTimer);
     }
     const wallMs = watchdog.elapsedMs();
-    if (answer.type === "done" || answer.type === "stalled") this.pool.release(worker);
+    if (answer.type === "done" || answer.type === "stalled") owner.release(worker);
     else if (answer.type === "lost" && !lastAttempt && !this.closed) {
-      this.pool.discard(worker);
+      owner.discard(worker);
       return "lost";
-    } else this.pool.discard(worker);
+    } else owner.discard(worker);
     if (signal?.aborted) {
       const usage =
         answer.type === "done"
@@ -200,12 +225,59 @@ export class QuickJSEngine implements Engine {
   }
 
   /**
+   * Loads a module into a worker of its own (a warm instance owns its worker's QuickJS module
+   * and heap for its whole life: its memory is the worker's). The worker is started for the
+   * load and ended with the instance.
+   */
+  async load(request: EngineLoadRequest): Promise<EngineLoadOutcome> {
+    if (this.closed) throw new EngineError("the quickjs engine is closed");
+    const worker = this.spawnWorker();
+    this.instanceWorkers.add(worker);
+    const owner = this.instanceOwner;
+    try {
+      await worker.ready;
+    } catch (error) {
+      owner.discard(worker);
+      return {
+        ok: false,
+        error: new EngineError(`the quickjs engine could not start a worker: ${(error as Error).message}`),
+        usage: emptyUsage(),
+      };
+    }
+    const { source, filename, limits } = request;
+    const outcome = await this.supervise(worker, request, { type: "load", source, filename, limits }, owner);
+    if (outcome === "lost" || !outcome.ok || !worker.alive) {
+      owner.discard(worker);
+      return outcome === "lost"
+        ? { ok: false, error: new EngineError("the QuickJS worker failed while loading"), usage: emptyUsage() }
+        : outcome.ok
+          ? { ok: false, error: new EngineError("the QuickJS worker was lost while loading"), usage: outcome.usage }
+          : outcome;
+    }
+    const instance = new QuickJSInstance(worker, owner, (call) => {
+      const { kind, inputJson, limits } = call;
+      return this.supervise(worker, call, { type: "call", instance: 0, kind, inputJson, limits }, owner);
+    });
+    return { ok: true, instance, usage: outcome.usage };
+  }
+
+  /** Workers of warm instances, each owned by its instance (ended with it, or with the engine). */
+  private readonly instanceWorkers = new Set<QuickJSWorker>();
+  private readonly instanceOwner: WorkerOwner = {
+    release: () => {},
+    discard: (worker) => {
+      this.instanceWorkers.delete(worker);
+      void worker.terminate().catch(() => {});
+    },
+  };
+
+  /**
    * The result waits on a promise that nothing can settle. On V8 such a run ends at its
    * wall-clock budget; it does here too (with the timeout warning on the way), but the worker
    * is free in the meantime.
    */
   private async waitOutStall(
-    request: EngineRunRequest,
+    request: { limits: LimitValues; signal?: AbortSignal | undefined },
     watchdog: Watchdog,
     usage: Usage,
     warn: (budget: WarningBudget, fraction: number) => void,
@@ -264,6 +336,43 @@ export class QuickJSEngine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool.close();
+    const instances = [...this.instanceWorkers];
+    this.instanceWorkers.clear();
+    await Promise.all([this.pool.close(), ...instances.map((worker) => worker.terminate().catch(() => {}))]);
+  }
+}
+
+/** A warm instance on a QuickJS worker of its own; ending the instance ends the worker. */
+class QuickJSInstance implements EngineInstance {
+  private failed = false;
+
+  constructor(
+    private readonly worker: QuickJSWorker,
+    private readonly owner: WorkerOwner,
+    private readonly send: (call: InstanceCallRequest) => Promise<EngineRunOutcome | "lost">,
+  ) {}
+
+  get alive(): boolean {
+    return !this.failed && this.worker.alive;
+  }
+
+  async call(call: InstanceCallRequest): Promise<EngineRunOutcome> {
+    if (!this.alive) throw new EngineError("this warm instance was recycled or closed");
+    const answer = await this.send(call);
+    const result: EngineRunOutcome =
+      answer === "lost"
+        ? { ok: false, error: new EngineError("the QuickJS worker was lost"), usage: emptyUsage() }
+        : answer;
+    // A call that failed but for the guest's own exception leaves the instance in doubt: recycle it.
+    if (!result.ok && result.error.name !== "ScriptError") {
+      this.failed = true;
+      this.owner.discard(this.worker);
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.failed = true;
+    this.owner.discard(this.worker);
   }
 }

@@ -13,15 +13,23 @@ import {
   classifyGuestError,
   explainFailure,
   limitFromStatus,
+  notAModule,
   parseFinish,
   parseStatus,
   type GuestStatus,
 } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
-import { failedOutcome, outcomeToWire, type RunMessage, type WireOutcome } from "../protocol.js";
+import {
+  failedOutcome,
+  outcomeToWire,
+  type CallMessage,
+  type LoadMessage,
+  type RunMessage,
+  type WireOutcome,
+} from "../protocol.js";
 import { HEAP_CEILING_BYTES } from "./heap.js";
 import type { ReportedError, RunEnding, RunPlan } from "./protocol.js";
-import type { SandboxHost } from "./sandbox.js";
+import type { SandboxHost, SandboxWork } from "./sandbox.js";
 
 /** The heap budget of a run: its memory limit, at most the engine's ceiling, which also stands for "no limit". */
 export function heapBudget(limits: LimitValues): { memoryBytes: number; memoryConfigured: boolean } {
@@ -32,16 +40,20 @@ export function heapBudget(limits: LimitValues): { memoryBytes: number; memoryCo
   };
 }
 
-/** What the sandbox needs to run a message. Throws a typed error when the source cannot be prepared. */
-export function planRun(message: RunMessage): RunPlan {
-  const { limits } = message;
+/** What the sandbox needs to run guest code under `limits`. */
+export function planRun(
+  id: number,
+  prepared: PreparedSource,
+  limits: LimitValues,
+  inputJson: string | undefined,
+): RunPlan {
   const { memoryBytes, memoryConfigured } = heapBudget(limits);
   return {
-    id: message.id,
-    prepared: prepareSource(message.source, message.filename),
+    id,
+    prepared,
     limits,
     // As on V8: with no memory limit configured, over-long strings and buffers stay RangeErrors.
-    config: preludeRunConfig(limits, message.inputJson, memoryConfigured ? memoryBytes : 0),
+    config: preludeRunConfig(limits, inputJson, memoryConfigured ? memoryBytes : 0),
     timeoutMs: limits.timeoutMs,
     cpuTimeMs: limits.cpuTimeMs,
     warnAt: limits.warnAt,
@@ -58,12 +70,24 @@ export function planRun(message: RunMessage): RunPlan {
  */
 export function runMessage(
   host: SandboxHost,
-  message: RunMessage,
+  message: RunMessage | LoadMessage | CallMessage,
+  loaded: () => PreparedSource | undefined,
 ): { outcome: WireOutcome | { stalled: true; usage: Usage }; crashed: boolean } {
   const startedAt = performance.now();
   let plan: RunPlan;
+  let work: SandboxWork;
   try {
-    plan = planRun(message);
+    if (message.type === "call") {
+      const prepared = loaded();
+      if (!prepared) throw new EngineError("no warm instance is loaded in this worker");
+      plan = planRun(message.id, prepared, message.limits, undefined);
+      work = { type: "call", kind: message.kind, inputJson: message.inputJson };
+    } else {
+      const prepared = prepareSource(message.source, message.filename);
+      if (message.type === "load" && prepared.kind !== "module") throw notAModule(prepared.filename);
+      plan = planRun(message.id, prepared, message.limits, message.type === "run" ? message.inputJson : undefined);
+      work = { type: message.type };
+    }
   } catch (error) {
     return {
       outcome: failedOutcome(error, { wallMs: 0, cpuMs: 0, instructions: 0, peakMemoryBytes: 0 }),
@@ -75,7 +99,7 @@ export function runMessage(
   let peakMemoryBytes = 0;
   let crashed = false;
   try {
-    const ran = host.run(plan);
+    const ran = host.run(plan, work);
     ending = ran.result;
     ({ cpuMs, peakMemoryBytes } = ran.usage);
   } catch (error) {

@@ -7,7 +7,7 @@
 import { names } from "../../transform/index.js";
 import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
 import { GuestCode } from "../codegen.js";
-import type { ConsoleLevel, WarningBudget } from "../contract.js";
+import type { ConsoleLevel, InstanceCallKind, WarningBudget } from "../contract.js";
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import type { ThreadCpuClock } from "./cpu-clock.js";
 import { QuickJSHeap } from "./heap.js";
@@ -76,10 +76,27 @@ interface PreparedSandbox {
   readonly finishScript: QuickJSHandle;
   readonly finishModule: QuickJSHandle;
   readonly status: QuickJSHandle;
+  /** The prelude's warm-instance call (see `prelude-warm.ts`). */
+  readonly callInstance: QuickJSHandle;
   readonly describe: QuickJSHandle;
   /** Heap the sandbox holds before the guest runs (runtime, context, prelude), as QuickJS counts it. */
   readonly baselineBytes: number;
 }
+
+/**
+ * A warm instance: the sandbox its module was loaded in, which stays for the
+ * worker's life (a worker that loads an instance serves only it), its module
+ * namespace, and the heap the worker held before the load.
+ */
+interface Resident {
+  readonly sandbox: PreparedSandbox;
+  readonly namespace: QuickJSHandle;
+  readonly startBytes: number;
+}
+
+/** What a worker does with a run plan: a fresh run, the load of a warm instance, or a call of it. */
+export type SandboxWork =
+  { type: "run" } | { type: "load" } | { type: "call"; kind: InstanceCallKind; inputJson: string };
 
 /** Budgets and progress of the run in flight, read by the interrupt handler. */
 class RunState {
@@ -152,6 +169,10 @@ export class SandboxHost {
   private current: RunState | undefined;
   /** The last run's sandbox and handles, released after its result was sent. */
   private finished: { sandbox: PreparedSandbox; scope: Scope } | undefined;
+  /** The handles of the last warm call, released after its result was sent. */
+  private finishedScope: Scope | undefined;
+  /** The warm instance this worker holds, once loaded. */
+  private resident: Resident | undefined;
   /**
    * CPU clock reading taken when the worker last went idle. An idle thread
    * uses no CPU, so this stands for the next run's start and saves a clock
@@ -211,12 +232,20 @@ export class SandboxHost {
   }
 
   /**
-   * Runs one guest to its end. Throws only when the host side failed (the
-   * module may be damaged). Call {@link afterRun} once the result is sent.
+   * Runs one guest to its end: a fresh run, the load of a warm instance (whose sandbox then
+   * stays, see {@link Resident}), or a call of the loaded instance. Throws only when the host
+   * side failed (the module may be damaged). Call {@link afterRun} once the result is sent.
    */
-  run(plan: RunPlan): { result: RunEnding; usage: ReportedUsage } {
-    const sandbox = this.spare ?? this.prepare();
-    this.spare = undefined;
+  run(plan: RunPlan, work: SandboxWork = { type: "run" }): { result: RunEnding; usage: ReportedUsage } {
+    const resident = this.resident;
+    let sandbox: PreparedSandbox;
+    if (work.type === "call") {
+      if (!resident) throw new Error("no warm instance is loaded in this worker");
+      sandbox = resident.sandbox;
+    } else {
+      sandbox = this.spare ?? this.prepare();
+      this.spare = undefined;
+    }
     const cpuStart = this.clock.precise ? this.idleCpu : this.clock.now();
     const state = new RunState(plan, cpuStart, this.heap.bytes);
     this.control.clock[CLOCK_SAMPLED_AT] = epochMs();
@@ -231,16 +260,57 @@ export class SandboxHost {
       sandbox.runtime.setMemoryLimit(
         plan.memoryConfigured ? Math.max(plan.memoryBytes, QUICKJS_LIMIT_FLOOR_BYTES) : -1,
       );
-      this.heap.openBudget(plan.memoryBytes);
-      result = this.execute(sandbox, state, scope);
+      // A warm instance's memory is its whole life's: a call has what earlier ones left.
+      const used = resident ? this.heap.bytes - resident.startBytes : 0;
+      this.heap.openBudget(Math.max(0, plan.memoryBytes - used));
+      if (work.type === "call") result = this.executeCall(sandbox, state, scope, work, resident!.namespace);
+      else if (work.type === "load") result = this.executeLoad(sandbox, state, scope);
+      else result = this.execute(sandbox, state, scope);
       usage = this.measure(sandbox, state);
+      if (resident) usage.peakMemoryBytes = sandbox.baselineBytes + Math.max(0, this.heap.bytes - resident.startBytes);
     } finally {
       this.current = undefined;
       this.runCode = undefined;
       this.heap.lift();
-      this.finished = { sandbox, scope };
+      if (work.type === "run" || (work.type === "load" && !this.resident)) this.finished = { sandbox, scope };
+      else this.finishedScope = scope;
     }
     return { result, usage };
+  }
+
+  /** Evaluates a warm instance's module and keeps its sandbox and namespace as the worker's resident instance. */
+  private executeLoad(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding {
+    const { context: ctx } = sandbox;
+    const { prepared, config } = state.plan;
+    const startBytes = state.startBytes;
+    ctx.newString(config).consume((text) => ctx.setProp(ctx.global, RUN_CONFIG, text));
+    const evaluated = ctx.evalCode(prepared.code, prepared.filename, { type: "module" });
+    if (evaluated.error) return this.failure(sandbox, state, scope.manage(evaluated.error));
+    // A module with top-level await evaluates to a promise of its namespace.
+    const namespace = this.awaitPromise(sandbox, state, scope.manage(evaluated.value), scope);
+    if ("ending" in namespace) return namespace;
+    const called = ctx.callFunction(sandbox.finishScript, ctx.undefined, ctx.undefined);
+    if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
+    const ending = this.settle(sandbox, state, scope, scope.manage(called.value));
+    if (ending.ending === "finished") this.resident = { sandbox, namespace: namespace.value.dup(), startBytes };
+    return ending;
+  }
+
+  /** One call of the resident instance: the call's budgets, then its default export through the prelude. */
+  private executeCall(
+    sandbox: PreparedSandbox,
+    state: RunState,
+    scope: Scope,
+    work: Extract<SandboxWork, { type: "call" }>,
+    namespace: QuickJSHandle,
+  ): RunEnding {
+    const { context: ctx } = sandbox;
+    const kind = scope.manage(ctx.newString(work.kind));
+    const input = scope.manage(ctx.newString(work.inputJson));
+    const config = scope.manage(ctx.newString(state.plan.config));
+    const called = ctx.callFunction(sandbox.callInstance, ctx.undefined, namespace, kind, input, config);
+    if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
+    return this.settle(sandbox, state, scope, scope.manage(called.value));
   }
 
   /**
@@ -249,6 +319,10 @@ export class SandboxHost {
    * sandbox. Throws only when no working module can be made.
    */
   async afterRun(): Promise<void> {
+    this.finishedScope?.dispose();
+    this.finishedScope = undefined;
+    // The resident instance keeps its sandbox and heap; a call that left it in doubt ends the worker.
+    if (this.resident) return;
     const finished = this.finished;
     this.finished = undefined;
     // A module QuickJS ran out of memory in is replaced whole: its runtime is not even freed
@@ -333,12 +407,22 @@ export class SandboxHost {
       const finishScript = ctx.getProp(api, "finishScript");
       const finishModule = ctx.getProp(api, "finishModule");
       const status = ctx.getProp(api, "status");
+      const callInstance = ctx.getProp(api, "callInstance");
       api.dispose();
       const describe = ctx.unwrapResult(ctx.evalCode(DESCRIBE_SOURCE, "warden:describe", { type: "global" }));
       const baselineBytes = runtime
         .computeMemoryUsage()
         .consume((usage) => ctx.getProp(usage, "memory_used_size").consume((size) => ctx.getNumber(size)));
-      return { runtime, context, finishScript, finishModule, status, describe, baselineBytes };
+      return {
+        runtime,
+        context,
+        finishScript,
+        finishModule,
+        status,
+        callInstance,
+        describe,
+        baselineBytes,
+      };
     } catch (error) {
       if (context?.alive) context.dispose();
       if (runtime.alive) runtime.dispose();
@@ -347,7 +431,8 @@ export class SandboxHost {
   }
 
   private disposeSandbox(sandbox: PreparedSandbox): void {
-    for (const handle of [sandbox.finishScript, sandbox.finishModule, sandbox.status, sandbox.describe]) {
+    const { finishScript, finishModule, status, callInstance, describe } = sandbox;
+    for (const handle of [finishScript, finishModule, status, callInstance, describe]) {
       if (handle.alive) handle.dispose();
     }
     sandbox.runtime.removeInterruptHandler();
@@ -379,6 +464,12 @@ export class SandboxHost {
       if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
       finish = scope.manage(called.value);
     }
+    return this.settle(sandbox, state, scope, finish);
+  }
+
+  /** Awaits the prelude's finish promise, lets the jobs still queued run, and reads the answer. */
+  private settle(sandbox: PreparedSandbox, state: RunState, scope: Scope, finish: QuickJSHandle): RunEnding {
+    const { context: ctx } = sandbox;
     const settled = this.awaitPromise(sandbox, state, finish, scope);
     if ("ending" in settled) return settled;
     // Like V8, which hands the result over once its microtask queue is empty, let the jobs still
@@ -545,6 +636,13 @@ export class SandboxHost {
 
   /** Releases the sandboxes the host holds (the worker is closing). */
   dispose(): void {
+    this.finishedScope?.dispose();
+    this.finishedScope = undefined;
+    if (this.resident) {
+      this.resident.namespace.dispose();
+      this.disposeSandbox(this.resident.sandbox);
+      this.resident = undefined;
+    }
     if (this.finished) {
       this.finished.scope.dispose();
       this.disposeSandbox(this.finished.sandbox);

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { RunReporter, Usage } from "../contract.js";
-import type { RunMessage, SandboxMessage, WireOutcome } from "../protocol.js";
+import type { CallMessage, LoadMessage, RunMessage, SandboxMessage, WireOutcome } from "../protocol.js";
 import {
   CLOCK_CPU_MS,
   CLOCK_SAMPLED_AT,
@@ -23,6 +23,9 @@ export type WorkerOutcome =
   | { type: "lost" }
   /** The worker went away: terminated by the engine, or it died. */
   | { type: "exited"; reason: string };
+
+/** A message that runs guest code, before the worker handle gives it its id. */
+export type WorkerRequest = Omit<RunMessage, "id"> | Omit<LoadMessage, "id"> | Omit<CallMessage, "id">;
 
 /** Options of every QuickJS worker. */
 export interface WorkerOptions {
@@ -166,8 +169,8 @@ export class QuickJSWorker {
     return clock[CLOCK_CPU_MS]! + Math.max(0, epochMs() - clock[CLOCK_SAMPLED_AT]!);
   }
 
-  /** Starts a run; resolves with how it ended. */
-  run(message: Omit<RunMessage, "type" | "id">, listener: RunReporter): Promise<WorkerOutcome> {
+  /** Sends a message that runs guest code (one at a time); resolves with how it ended. */
+  submit(message: WorkerRequest, listener: RunReporter): Promise<WorkerOutcome> {
     if (this.pending) throw new Error("the QuickJS worker is busy");
     if (!this.alive) return Promise.resolve({ type: "exited", reason: "the worker is gone" });
     const id = this.nextId++;
@@ -177,7 +180,7 @@ export class QuickJSWorker {
     return new Promise<WorkerOutcome>((resolve) => {
       this.pending = { id, listener, resolve };
       this.worker.ref();
-      this.worker.postMessage({ type: "run", id, ...message } satisfies RunMessage);
+      this.worker.postMessage({ ...message, id } as RunMessage | LoadMessage | CallMessage);
     });
   }
 

@@ -12,6 +12,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { openThreadCpuClock } from "./cpu-clock.js";
 import type { HostMessage, SandboxMessage } from "../protocol.js";
 import { controlBlock, type WorkerStartData } from "./protocol.js";
+import { prepareSource, type PreparedSource } from "../../transform/index.js";
 import { runMessage } from "./run.js";
 import { SandboxHost } from "./sandbox.js";
 
@@ -44,11 +45,22 @@ try {
 }
 
 let queue = Promise.resolve();
+// The prepared source of the warm instance this worker loaded, if any (a worker that loads one serves only it).
+let loaded: PreparedSource | undefined;
+
 port.on("message", (message: HostMessage) => {
   // Aborts come through the control block: this thread is busy with the guest when one matters.
-  if (message.type !== "run") return;
+  // A worker's instance is unloaded by ending the worker.
+  if (message.type === "abort" || message.type === "unload") return;
   queue = queue.then(async () => {
-    const { outcome, crashed } = runMessage(host, message);
+    if (message.type === "load") {
+      try {
+        loaded = prepareSource(message.source, message.filename); // cached: the run below prepares it again for free
+      } catch {
+        loaded = undefined; // the load's own answer reports the error
+      }
+    }
+    const { outcome, crashed } = runMessage(host, message, () => loaded);
     if ("stalled" in outcome) post({ type: "stalled", id: message.id, usage: outcome.usage });
     else post({ type: "result", id: message.id, ...outcome });
     try {

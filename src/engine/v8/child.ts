@@ -8,16 +8,20 @@
  */
 import { prepareSource } from "../../transform/index.js";
 import { abandonedIsolateCount } from "../abandoned.js";
-import { emptyUsage } from "../contract.js";
+import { EngineError } from "../../errors/index.js";
+import { emptyUsage, type EngineRunOutcome, type RunReporter } from "../contract.js";
 import {
   failedOutcome,
   outcomeToWire,
+  type CallMessage,
   type HostMessage,
+  type LoadMessage,
   type RunMessage,
   type SandboxMessage,
   type WireOutcome,
 } from "../protocol.js";
 import { assertSandboxFlags } from "./flags.js";
+import { WarmIsolate } from "./instance.js";
 import { IsolateRunner } from "./isolate-runner.js";
 import { RUNS_PER_PROCESS } from "./wire.js";
 
@@ -32,31 +36,34 @@ function send(message: SandboxMessage): void {
   process.send?.(message);
 }
 
-async function run(message: RunMessage): Promise<void> {
+/**
+ * Answers one message that runs guest code (a run, a load or a call) with its
+ * outcome, the run's console lines and warnings tagged with its id on the way.
+ */
+async function answer(
+  id: number,
+  work: (reporter: RunReporter, signal: AbortSignal) => Promise<EngineRunOutcome>,
+): Promise<void> {
   const controller = new AbortController();
-  aborts.set(message.id, controller);
+  aborts.set(id, controller);
   let outcome: WireOutcome;
   try {
-    const prepared = prepareSource(message.source, message.filename);
     outcome = outcomeToWire(
-      await engine.run({
-        prepared,
-        source: message.source,
-        filename: message.filename,
-        limits: message.limits,
-        inputJson: message.inputJson,
-        signal: controller.signal,
-        onConsole: (level, text) => send({ type: "console", id: message.id, level, text }),
-        onWarning: (budget, fraction) => send({ type: "warning", id: message.id, budget, fraction }),
-      }),
+      await work(
+        {
+          onConsole: (level, text) => send({ type: "console", id, level, text }),
+          onWarning: (budget, fraction) => send({ type: "warning", id, budget, fraction }),
+        },
+        controller.signal,
+      ),
     );
   } catch (error) {
     outcome = failedOutcome(error, emptyUsage());
   }
   try {
-    send({ type: "result", id: message.id, ...outcome });
+    send({ type: "result", id, ...outcome });
   } finally {
-    aborts.delete(message.id);
+    aborts.delete(id);
     if (!retired && abandonedIsolateCount() > 0) {
       retired = true;
       send({ type: "retire" });
@@ -64,9 +71,60 @@ async function run(message: RunMessage): Promise<void> {
   }
 }
 
+function run(message: RunMessage): Promise<void> {
+  return answer(message.id, (reporter, signal) =>
+    engine.run({
+      ...reporter,
+      prepared: prepareSource(message.source, message.filename),
+      source: message.source,
+      filename: message.filename,
+      limits: message.limits,
+      inputJson: message.inputJson,
+      signal,
+    }),
+  );
+}
+
+/** Warm instances of this process, by the id of the message that loaded them. */
+const instances = new Map<number, WarmIsolate>();
+
+function load(message: LoadMessage): Promise<void> {
+  return answer(message.id, async (reporter, signal) => {
+    const prepared = prepareSource(message.source, message.filename);
+    const { outcome, instance } = await WarmIsolate.load({ ...reporter, prepared, limits: message.limits, signal });
+    if (instance) instances.set(message.id, instance);
+    return outcome;
+  });
+}
+
+function call(message: CallMessage): Promise<void> {
+  return answer(message.id, async (reporter, signal) => {
+    const instance = instances.get(message.instance);
+    if (!instance?.alive) throw new EngineError("the warm instance is gone (it was recycled or unloaded)");
+    const outcome = await instance.call({ ...reporter, ...message, signal });
+    if (!instance.alive) unload(message.instance);
+    return outcome;
+  });
+}
+
+function unload(id: number): void {
+  instances.get(id)?.dispose();
+  instances.delete(id);
+}
+
 process.on("message", (message: HostMessage) => {
-  if (message.type === "run") void run(message);
-  else if (message.type === "abort") aborts.get(message.id)?.abort();
+  switch (message.type) {
+    case "run":
+      return void run(message);
+    case "load":
+      return void load(message);
+    case "call":
+      return void call(message);
+    case "unload":
+      return unload(message.instance);
+    case "abort":
+      return aborts.get(message.id)?.abort();
+  }
 });
 // The host going away ends this process.
 process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));

@@ -6,12 +6,25 @@ import {
   emptyUsage,
   resolvePoolSize,
   type Engine,
+  type EngineInstance,
+  type EngineLoadOutcome,
+  type EngineLoadRequest,
   type EngineOptions,
   type EngineRunOutcome,
   type EngineRunRequest,
+  type InstanceCallRequest,
+  type RunReporter,
 } from "../contract.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
-import { outcomeFromWire, type HostMessage, type SandboxMessage } from "../protocol.js";
+import {
+  outcomeFromWire,
+  type CallMessage,
+  type HostMessage,
+  type LoadMessage,
+  type RunMessage,
+  type SandboxMessage,
+  type UnloadMessage,
+} from "../protocol.js";
 import { RUNS_PER_PROCESS } from "./wire.js";
 
 /** Options of the V8 engine. */
@@ -35,7 +48,7 @@ function childEntry(): { path: string; execArgv: string[] } {
 }
 
 interface PendingRun {
-  request: EngineRunRequest;
+  reporter: RunReporter;
   resolve(outcome: EngineRunOutcome): void;
   backstop: NodeJS.Timeout | undefined;
 }
@@ -89,8 +102,8 @@ class SandboxProcess {
     if (message.type === "ready" || message.type === "fatal") return;
     const run = this.pending.get(message.id);
     if (!run) return;
-    if (message.type === "console") run.request.onConsole(message.level, message.text);
-    else if (message.type === "warning") run.request.onWarning(message.budget, message.fraction);
+    if (message.type === "console") run.reporter.onConsole(message.level, message.text);
+    else if (message.type === "warning") run.reporter.onWarning(message.budget, message.fraction);
     else if (message.type === "result") this.resolveRun(message.id, outcomeFromWire(message));
   }
 
@@ -117,10 +130,14 @@ class SandboxProcess {
     (this.child.channel as { ref?: () => void } | null | undefined)?.ref?.();
   }
 
-  run(id: number, request: EngineRunRequest): Promise<EngineRunOutcome> {
+  /**
+   * Sends a message that runs guest code (a run, a load, a call) and resolves with its outcome;
+   * `reporter` gets its console lines and warnings.
+   */
+  submit(message: RunMessage | LoadMessage | CallMessage, reporter: RunReporter): Promise<EngineRunOutcome> {
+    const { id, limits } = message;
     return new Promise<EngineRunOutcome>((resolve) => {
-      const { limits } = request;
-      const run: PendingRun = { request, resolve, backstop: undefined };
+      const run: PendingRun = { reporter, resolve, backstop: undefined };
       // If the process stops answering (it should never), end it once the run is certainly over.
       if (limits.timeoutMs > 0) {
         run.backstop = setTimeout(() => {
@@ -134,14 +151,6 @@ class SandboxProcess {
       }
       this.pending.set(id, run);
       this.busy();
-      const message: HostMessage = {
-        type: "run",
-        id,
-        source: request.source,
-        filename: request.filename,
-        limits,
-        inputJson: request.inputJson,
-      };
       this.child.send(message, (error) => {
         if (error)
           this.resolveRun(id, {
@@ -151,6 +160,11 @@ class SandboxProcess {
           });
       });
     });
+  }
+
+  /** Sends a message that needs no answer (unload); a process that is gone needs none either. */
+  tell(message: UnloadMessage): void {
+    if (!this.exited) this.child.send(message, () => {});
   }
 
   abort(id: number): void {
@@ -289,20 +303,56 @@ export class V8Engine implements Engine {
     }
   }
 
-  private async runOn(sandbox: SandboxProcess, request: EngineRunRequest): Promise<EngineRunOutcome> {
+  private runOn(sandbox: SandboxProcess, request: EngineRunRequest): Promise<EngineRunOutcome> {
+    const { source, filename, limits, inputJson } = request;
+    return this.submitTo(sandbox, request, (id) => ({ type: "run", id, source, filename, limits, inputJson }));
+  }
+
+  /** Sends a message to a process once it is ready, with the request's abort signal wired to an abort message. */
+  private async submitTo(
+    sandbox: SandboxProcess,
+    request: RunReporter & { signal?: AbortSignal | undefined },
+    message: (id: number) => RunMessage | LoadMessage | CallMessage,
+  ): Promise<EngineRunOutcome> {
     try {
       await sandbox.ready;
     } catch (error) {
       return { ok: false, error: error as EngineError, usage: emptyUsage() };
     }
+    if (request.signal?.aborted)
+      return { ok: false, error: new AbortedError("the run was aborted"), usage: emptyUsage() };
     const id = this.nextId++;
     const onAbort = () => sandbox.abort(id);
     request.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await sandbox.run(id, request);
+      return await sandbox.submit(message(id), { onConsole: request.onConsole, onWarning: request.onWarning });
     } finally {
       request.signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Loads a module into an isolate of its own in the least busy sandbox process. Loads and
+   * calls of warm instances do not wait for room: an instance runs one call at a time, and
+   * whoever loads instances bounds how many.
+   */
+  async load(request: EngineLoadRequest): Promise<EngineLoadOutcome> {
+    if (this.closed) throw new EngineError("the v8 engine is closed");
+    const sandbox = this.pick();
+    const { source, filename, limits } = request;
+    let instanceId = 0;
+    const outcome = await this.submitTo(sandbox, request, (id) => {
+      instanceId = id;
+      return { type: "load", id, source, filename, limits };
+    });
+    if (!outcome.ok) return outcome;
+    return { ok: true, instance: new V8Instance(this, sandbox, instanceId), usage: outcome.usage };
+  }
+
+  /** One call of a warm instance (see {@link V8Instance}). */
+  callInstance(sandbox: SandboxProcess, instance: number, request: InstanceCallRequest): Promise<EngineRunOutcome> {
+    const { kind, inputJson, limits } = request;
+    return this.submitTo(sandbox, request, (id) => ({ type: "call", id, instance, kind, inputJson, limits }));
   }
 
   async close(): Promise<void> {
@@ -320,5 +370,35 @@ export class V8Engine implements Engine {
     for (const sandbox of this.processes) sandbox.kill();
     await Promise.all(exits);
     this.processes.length = 0;
+  }
+}
+
+/** A warm instance in a V8 sandbox process: an isolate of its own there, one call at a time. */
+class V8Instance implements EngineInstance {
+  private failed = false;
+  private closed = false;
+
+  constructor(
+    private readonly engine: V8Engine,
+    private readonly sandbox: SandboxProcess,
+    private readonly id: number,
+  ) {}
+
+  get alive(): boolean {
+    return !this.failed && !this.closed && !this.sandbox.exited && !this.sandbox.retired;
+  }
+
+  async call(request: InstanceCallRequest): Promise<EngineRunOutcome> {
+    if (!this.alive) throw new EngineError("this warm instance was recycled or closed");
+    const outcome = await this.engine.callInstance(this.sandbox, this.id, request);
+    // The sandbox side disposes an instance whose call failed but for the guest's own exception.
+    if (!outcome.ok && outcome.error.name !== "ScriptError") this.failed = true;
+    return outcome;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sandbox.tell({ type: "unload", instance: this.id });
   }
 }

@@ -20,6 +20,8 @@ export interface PreparedContext {
   readonly finishScript: ivm.Reference<(value: unknown) => Promise<string>>;
   readonly finishModule: ivm.Reference<(namespace: unknown) => Promise<string>>;
   readonly status: ivm.Reference<() => string>;
+  /** The prelude's whole host-facing object (warm instances take more functions from it). */
+  readonly api: ivm.Reference<Record<string, unknown>>;
   /** Callbacks of this context report to this run. */
   sink: ContextRun;
   /** Releases the context and its references. */
@@ -138,6 +140,7 @@ export class IsolateSandbox {
         finishScript: undefined as never,
         finishModule: undefined as never,
         status: undefined as never,
+        api: undefined as never,
         release: () => {
           for (const handle of handles.reverse()) handle.release();
           context.release();
@@ -173,6 +176,7 @@ export class IsolateSandbox {
         return ref;
       };
       Object.assign(prepared, {
+        api,
         finishScript: await get("finishScript"),
         finishModule: await get("finishModule"),
         status: await get("status"),

@@ -1,0 +1,339 @@
+import { availableParallelism } from "node:os";
+import { AbortedError, DisposedError, EngineError, LimitExceededError, isWardenError } from "../errors/index.js";
+import { overrideLimits, type LimitOptions, type LimitValues, type ResolvedLimits } from "../limits/index.js";
+import {
+  emptyUsage,
+  type ConsoleLevel,
+  type Engine,
+  type EngineInstance,
+  type EngineRunOutcome,
+  type FetchAnswer,
+  type FetchDescription,
+  type InstanceCallKind,
+  type RunReporter,
+} from "../engine/index.js";
+import { encodeInput, parseOutcome, readBodyCapped, type RunResult } from "./values.js";
+
+/** How a loaded app's calls share instances. */
+export type Isolation = "instance" | "call";
+
+/** Options of {@link Runtime.load}. */
+export interface LoadOptions {
+  /** File name shown in errors and stack traces; `.ts` sources have their types stripped. @default "app.js" */
+  filename?: string;
+  /** Limit overrides for this app: its load and, by default, every call (memory is per instance, fixed at load). */
+  limits?: LimitOptions;
+  /**
+   * `"instance"` (default): module state persists between calls, as in Workers; a call that
+   * ends in a limit error, an abort or an engine failure recycles its instance, so the next call
+   * gets a fresh one. `"call"`: a fresh instance for every call.
+   */
+  isolation?: Isolation;
+  /**
+   * Instances serving calls in parallel; calls beyond them wait in line (first come, first served).
+   * @default min(4, number of CPUs)
+   */
+  instances?: number;
+  /** The `env` argument of a Workers-style `fetch(request, env, ctx)`: JSON data. @default {} */
+  env?: Record<string, unknown>;
+  /** Gives up the load when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Options of one {@link LoadedApp.call} or {@link LoadedApp.fetch}. */
+export interface CallOptions {
+  /** Limit overrides for this call (its budgets: time, CPU, instructions, depth, value size). */
+  limits?: LimitOptions;
+  /** Aborts the call: it ends with an `AbortedError`, and its instance is recycled. */
+  signal?: AbortSignal;
+  /** Called for each line the guest writes to its console during this call. */
+  onConsole?: (level: ConsoleLevel, text: string) => void;
+}
+
+/** Counters of a {@link LoadedApp}. */
+export interface AppStats {
+  /** Instances loaded and alive (idle or busy). */
+  instances: number;
+  /** Instances running a call. */
+  busy: number;
+  /** Calls waiting for an instance. */
+  queued: number;
+  /** Calls answered (any outcome). */
+  calls: number;
+  /** Instances loaded over the app's life (the first load included). */
+  loads: number;
+  /** Instances thrown away after a call that hit a limit, was aborted or failed in the engine. */
+  recycled: number;
+}
+
+/** What a {@link LoadedApp} needs from its runtime. */
+export interface AppHost {
+  engine: Engine;
+  /** The runtime's limits; the app's and each call's overrides are layered on them. */
+  limits: ResolvedLimits;
+  /** The reporter of one load or call: console lines and warnings go to the runtime's events too. */
+  reporter(filename: string, limits: LimitValues, onConsole?: (level: ConsoleLevel, text: string) => void): RunReporter;
+  /** Called once the app is closed (the runtime forgets it). */
+  closed(app: LoadedApp): void;
+}
+
+interface Waiter {
+  resolve(instance: EngineInstance): void;
+  reject(error: unknown): void;
+}
+
+/** The HTTP statuses whose responses have no body (the host's Response refuses one). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * A module loaded once and called many times (see {@link Runtime.load}). Its
+ * default export is either a function, run by {@link call} with a JSON input,
+ * or a Workers-style `{ fetch(request, env, ctx) }`, run by {@link fetch} with
+ * the host's standard `Request` and `Response`.
+ */
+export class LoadedApp {
+  /** The app's file name. */
+  readonly filename: string;
+  /** The app's limits (the runtime's with the app's overrides). */
+  readonly limits: ResolvedLimits;
+  /** How calls share instances. */
+  readonly isolation: Isolation;
+  /** Instances that may serve calls in parallel. */
+  readonly maxInstances: number;
+  private readonly idle: EngineInstance[] = [];
+  private readonly busySet = new Set<EngineInstance>();
+  private readonly waiting: Waiter[] = [];
+  private loading = 0;
+  private closedFlag = false;
+  private counters = { calls: 0, loads: 0, recycled: 0 };
+
+  private constructor(
+    private readonly host: AppHost,
+    private readonly source: string,
+    options: LoadOptions,
+  ) {
+    this.filename = options.filename ?? "app.js";
+    this.limits = overrideLimits(host.limits, options.limits);
+    this.isolation = options.isolation ?? "instance";
+    const instances = options.instances ?? Math.min(4, availableParallelism());
+    if (!Number.isInteger(instances) || instances < 1) {
+      throw new RangeError(`instances must be a positive integer, got ${String(instances)} (${typeof instances})`);
+    }
+    if (this.isolation !== "instance" && this.isolation !== "call") {
+      throw new RangeError(`isolation must be "instance" or "call", got ${JSON.stringify(this.isolation)}`);
+    }
+    this.maxInstances = instances;
+    this.env = options.env ?? {};
+  }
+
+  private readonly env: Record<string, unknown>;
+
+  /**
+   * @internal Use {@link Runtime.load}. Loads the first instance, so that a module that fails
+   * to evaluate fails here, with its typed error.
+   */
+  static async load(host: AppHost, source: string, options: LoadOptions = {}): Promise<LoadedApp> {
+    const app = new LoadedApp(host, source, options);
+    const first = await app.loadInstance(options.signal);
+    if (app.isolation === "call") await first.close();
+    else app.idle.push(first);
+    return app;
+  }
+
+  /** Loads one instance; throws the load's typed error. */
+  private async loadInstance(signal?: AbortSignal): Promise<EngineInstance> {
+    this.loading++;
+    try {
+      const values = this.limits.values;
+      const outcome = await this.host.engine.load({
+        ...this.host.reporter(this.filename, values),
+        source: this.source,
+        filename: this.filename,
+        limits: values,
+        signal,
+      });
+      this.counters.loads++;
+      if (!outcome.ok) throw outcome.error;
+      return outcome.instance;
+    } finally {
+      this.loading--;
+    }
+  }
+
+  /** Takes an idle instance, loads one if there is room, or waits in line. */
+  private acquire(signal: AbortSignal | undefined): Promise<EngineInstance> {
+    if (this.closedFlag) return Promise.reject(new DisposedError("this app"));
+    const instance = this.idle.pop();
+    if (instance) return Promise.resolve(instance);
+    return new Promise<EngineInstance>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (got) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(got);
+        },
+        reject: (error) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      };
+      const onAbort = () => {
+        const index = this.waiting.indexOf(waiter);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(new AbortedError("the call was aborted while it waited for an instance", { cause: signal?.reason }));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.waiting.push(waiter);
+      this.grow();
+    });
+  }
+
+  /** Starts loading instances while calls wait for more than are loading, within the cap. */
+  private grow(): void {
+    while (
+      !this.closedFlag &&
+      this.waiting.length > this.loading &&
+      this.idle.length + this.busySet.size + this.loading < this.maxInstances
+    ) {
+      this.loadInstance().then(
+        (instance) => this.release(instance),
+        (error: unknown) => {
+          // A module that loaded before and fails now (it depends on time or chance): the
+          // first waiter gets the reason.
+          this.waiting.shift()?.reject(error);
+        },
+      );
+    }
+  }
+
+  /** An instance is free again: the first waiter takes it, else it goes idle. */
+  private release(instance: EngineInstance): void {
+    if (this.closedFlag || !instance.alive) {
+      void instance.close();
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) {
+      this.busySet.add(instance);
+      next.resolve(instance);
+    } else this.idle.push(instance);
+  }
+
+  /** Runs one call on an instance, recycling the instance when the call leaves it in doubt. */
+  private async invoke(kind: InstanceCallKind, inputJson: string, options: CallOptions): Promise<EngineRunOutcome> {
+    const limits = overrideLimits(this.limits, options.limits).values;
+    let instance: EngineInstance;
+    try {
+      instance = await this.acquire(options.signal);
+    } catch (error) {
+      return {
+        ok: false,
+        error: isWardenError(error) ? error : new EngineError("no instance", { cause: error }),
+        usage: emptyUsage(),
+      };
+    }
+    this.busySet.add(instance);
+    let outcome: EngineRunOutcome;
+    try {
+      outcome = await instance.call({
+        ...this.host.reporter(this.filename, limits, options.onConsole),
+        kind,
+        inputJson,
+        limits,
+        signal: options.signal,
+      });
+    } catch (error) {
+      outcome = {
+        ok: false,
+        error: isWardenError(error) ? error : new EngineError(String(error), { cause: error }),
+        usage: emptyUsage(),
+      };
+    } finally {
+      this.busySet.delete(instance);
+      this.counters.calls++;
+    }
+    if (!instance.alive) this.counters.recycled++;
+    if (this.isolation === "call" || !instance.alive) {
+      void instance.close();
+      // Its room goes to the next waiter through a fresh instance.
+      this.grow();
+    } else this.release(instance);
+    return outcome;
+  }
+
+  /**
+   * Calls the module's default export with `input` (JSON data). Same result shape as
+   * {@link Runtime.run}: never throws for anything the guest does.
+   */
+  async call(input?: unknown, options: CallOptions = {}): Promise<RunResult> {
+    if (this.closedFlag) throw new DisposedError("this app");
+    let inputJson: string;
+    try {
+      inputJson = encodeInput(input, this.callLimits(options).maxValueBytes) ?? "";
+    } catch (error) {
+      return { ok: false, error: isWardenError(error) ? error : new EngineError(String(error)), usage: emptyUsage() };
+    }
+    return parseOutcome(await this.invoke("call", inputJson, options));
+  }
+
+  /**
+   * Runs a Workers-style module's `fetch(request, env, ctx)` (or a default-exported function of
+   * the same arguments) and returns its `Response`. Request and response bodies are copied under
+   * `maxValueBytes`. Rejects with the typed error of a call that failed (a limit, the guest's
+   * own exception, an abort).
+   */
+  async fetch(request: Request, options: CallOptions = {}): Promise<Response> {
+    if (this.closedFlag) throw new DisposedError("this app");
+    const { maxValueBytes } = this.callLimits(options);
+    const body = request.body ? await readBodyCapped(request, maxValueBytes) : null;
+    const description: FetchDescription = {
+      method: request.method,
+      url: request.url,
+      headers: [...request.headers],
+      body: body === null ? null : body.toString("base64"),
+      env: this.env,
+    };
+    const result = parseOutcome(await this.invoke("fetch", JSON.stringify(description), options));
+    if (!result.ok) throw result.error;
+    const answer = result.value as FetchAnswer;
+    const headers = new Headers();
+    for (const [name, value] of answer.headers) headers.append(name, value);
+    const bytes = Buffer.from(answer.body, "base64");
+    if (maxValueBytes > 0 && bytes.length > maxValueBytes) {
+      throw new LimitExceededError({ kind: "value_size", limit: maxValueBytes, observed: bytes.length });
+    }
+    return new Response(NULL_BODY_STATUSES.has(answer.status) ? null : bytes, {
+      status: answer.status,
+      statusText: answer.statusText,
+      headers,
+    });
+  }
+
+  private callLimits(options: CallOptions): LimitValues {
+    return overrideLimits(this.limits, options.limits).values;
+  }
+
+  /** The app's counters. */
+  stats(): AppStats {
+    return {
+      instances: this.idle.length + this.busySet.size,
+      busy: this.busySet.size,
+      queued: this.waiting.length,
+      ...this.counters,
+    };
+  }
+
+  /** Releases every instance; waiting calls fail with `DisposedError`. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new DisposedError("this app"));
+    const instances = [...this.idle.splice(0), ...this.busySet];
+    this.busySet.clear();
+    await Promise.all(instances.map((instance) => instance.close()));
+    this.host.closed(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
