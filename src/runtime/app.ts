@@ -142,29 +142,30 @@ export class LoadedApp {
 
   /** Loads one instance; throws the load's typed error. */
   private async loadInstance(signal?: AbortSignal): Promise<EngineInstance> {
-    this.loading++;
-    try {
-      const values = this.limits.values;
-      const outcome = await this.host.engine.load({
-        ...this.host.reporter(this.filename, values),
-        source: this.source,
-        filename: this.filename,
-        limits: values,
-        signal,
-      });
-      this.counters.loads++;
-      if (!outcome.ok) throw outcome.error;
-      return outcome.instance;
-    } finally {
-      this.loading--;
-    }
+    const values = this.limits.values;
+    const outcome = await this.host.engine.load({
+      ...this.host.reporter(this.filename, values),
+      source: this.source,
+      filename: this.filename,
+      limits: values,
+      signal,
+    });
+    this.counters.loads++;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.instance;
   }
 
-  /** Takes an idle instance, loads one if there is room, or waits in line. */
+  /**
+   * Takes an idle instance, loads one if there is room, or waits in line. The instance counts as
+   * busy from here (synchronously, so that calls started together never see the same room).
+   */
   private acquire(signal: AbortSignal | undefined): Promise<EngineInstance> {
     if (this.closedFlag) return Promise.reject(new DisposedError("this app"));
     const instance = this.idle.pop();
-    if (instance) return Promise.resolve(instance);
+    if (instance) {
+      this.busySet.add(instance);
+      return Promise.resolve(instance);
+    }
     return new Promise<EngineInstance>((resolve, reject) => {
       const waiter: Waiter = {
         resolve: (got) => {
@@ -194,9 +195,15 @@ export class LoadedApp {
       this.waiting.length > this.loading &&
       this.idle.length + this.busySet.size + this.loading < this.maxInstances
     ) {
+      // Counted as loading until the instance is handed on, so that no other grow() sees room meanwhile.
+      this.loading++;
       this.loadInstance().then(
-        (instance) => this.release(instance),
+        (instance) => {
+          this.loading--;
+          this.release(instance);
+        },
         (error: unknown) => {
+          this.loading--;
           // A module that loaded before and fails now (it depends on time or chance): the
           // first waiter gets the reason.
           this.waiting.shift()?.reject(error);
@@ -231,7 +238,6 @@ export class LoadedApp {
         usage: emptyUsage(),
       };
     }
-    this.busySet.add(instance);
     let outcome: EngineRunOutcome;
     try {
       outcome = await instance.call({
