@@ -1,34 +1,14 @@
 /**
  * Child process (started with --no-node-snapshot) that runs platform jobs on
  * plain isolated-vm: one isolate, a fresh context per job with the layer
- * installed. The loader is compiled once per isolate and run in each context,
- * the pattern a V8 sandbox can follow.
+ * installed (v8-install.ts).
  */
 import ivm from "isolated-vm";
-import { nodePlatformHost, platformGroupSource, PLATFORM_LOADER_SOURCE } from "../../src/platform/index.js";
 import { wrapJob, type Outcome } from "./engines.js";
+import { v8Installer } from "./v8-install.js";
 
 const isolate = new ivm.Isolate({ memoryLimit: 256 });
-const loader = isolate.compileScriptSync(PLATFORM_LOADER_SOURCE, { filename: "platform-loader.js" });
-
-/** Installs the layer in a fresh context (host functions as synchronous ivm.Callbacks). */
-export function installV8(context: ivm.Context): void {
-  const host = nodePlatformHost();
-  const global = context.global;
-  global.setSync("__platformRandomBytes", new ivm.Callback((n: number) => host.randomBytes(n)));
-  global.setSync("__platformDigest", new ivm.Callback((a: string, d: string) => host.digest(a, d)));
-  global.setSync("__platformNow", new ivm.Callback(() => host.now()));
-  global.setSync("__platformSource", new ivm.Callback((name: string) => platformGroupSource(name)));
-  global.setSync("__platformInstall", loader.runSync(context, { reference: true }).derefInto());
-  context.evalSync(`(() => {
-    const g = globalThis;
-    const host = { randomBytes: g.__platformRandomBytes, digest: g.__platformDigest, now: g.__platformNow };
-    const install = g.__platformInstall, source = g.__platformSource;
-    delete g.__platformRandomBytes; delete g.__platformDigest; delete g.__platformNow;
-    delete g.__platformSource; delete g.__platformInstall;
-    install(g, host, (0, eval), source);
-  })()`);
-}
+const installV8 = v8Installer(isolate);
 
 async function run(body: string): Promise<Outcome> {
   const context = await isolate.createContext();
