@@ -453,6 +453,18 @@ return [c instanceof RangeError, c.message, c.cause, c.extra, c.name, o.construc
 return [check(() => 1), check(Symbol("s")), check({ f() {} }), check(new WeakMap()), check(Promise.resolve()), t(() => structuredClone())];`,
   },
   {
+    name: "clone: platform objects clone as plain objects",
+    body: `return [structuredClone(new URL("http://h/")), structuredClone(new Headers({ a: "1" })), structuredClone(new TextEncoder()), JSON.stringify(structuredClone(new DOMException("m")))];`,
+  },
+  {
+    name: "events: timeStamp is relative to the run's start",
+    body: `const e = new Event("x"); return [typeof e.timeStamp, e.timeStamp >= 0, e.timeStamp < 60000, e.timeStamp <= performance.now()];`,
+  },
+  {
+    name: "formdata: iterator is entries",
+    body: `return [FormData.prototype[Symbol.iterator] === FormData.prototype.entries, Headers.prototype[Symbol.iterator] === Headers.prototype.entries, URLSearchParams.prototype[Symbol.iterator] === URLSearchParams.prototype.entries];`,
+  },
+  {
     name: "clone: class instances become plain objects",
     body: `class P { constructor() { this.x = 1; } get y() { return 2; } } const c = structuredClone(new P()); return [c.x, c.y, Object.getPrototypeOf(c) === Object.prototype];`,
   },

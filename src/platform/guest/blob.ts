@@ -281,10 +281,14 @@ export class FormData {
     for (const [, value] of this.entries()) yield value;
   }
 
-  [Symbol.iterator](): IterableIterator<[string, string | File]> {
-    return this.entries();
-  }
+  declare [Symbol.iterator]: () => IterableIterator<[string, string | File]>;
 }
+// As Web IDL has it: the iterator is the entries method itself.
+Object.defineProperty(FormData.prototype, Symbol.iterator, {
+  value: FormData.prototype.entries,
+  writable: true,
+  configurable: true,
+});
 tag(FormData, "FormData");
 
 for (const target of [Blob, File, FormData]) {

@@ -31,13 +31,29 @@ function domException(message: string, name: string): Error {
   return new DOMException(message, name);
 }
 
-/** Event: event-target-shim's, but its type argument is required (as in Node and browsers). */
+const stamps = new WeakMap<object, number>();
+
+/**
+ * Event: event-target-shim's, but its type argument is required and its
+ * timeStamp is the host clock's (ms since the run started, as
+ * performance.now()), as in Node and browsers, not Date.now().
+ */
 export class Event extends ShimEvent {
   constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean; composed?: boolean }) {
     if (arguments.length === 0) throw new TypeError('The "type" argument must be specified');
     super(type, init);
+    stamps.set(this, platform.host.now());
   }
 }
+const shimTimeStamp = Object.getOwnPropertyDescriptor(ShimEvent.prototype, "timeStamp")?.get;
+Object.defineProperty(Event.prototype, "timeStamp", {
+  get(this: object) {
+    const stamp = stamps.get(this);
+    return stamp !== undefined ? stamp : shimTimeStamp?.call(this);
+  },
+  enumerable: true,
+  configurable: true,
+});
 tag(Event, "Event");
 
 /** CustomEvent: an Event with a `detail`. */
@@ -136,25 +152,12 @@ export class AbortSignal extends EventTarget {
       state.reason = aborted.reason;
       return signal;
     }
-    const ref = new WeakRefLike(signal);
-    for (const source of list) {
-      signalState(source).algorithms.add(() => {
-        const target = ref.deref();
-        if (target) abortSignal(target, source.reason);
-      });
-    }
+    // The sources hold the dependent signal until they abort.
+    for (const source of list) signalState(source).algorithms.add(() => abortSignal(signal, source.reason));
     return signal;
   }
 }
 tag(AbortSignal, "AbortSignal");
-
-/** Holds the dependent signal strongly (sources keep dependents alive, as in Node before it used weak refs). */
-class WeakRefLike<T> {
-  constructor(private readonly value: T) {}
-  deref(): T {
-    return this.value;
-  }
-}
 
 /** AbortController: owns one AbortSignal and aborts it. */
 export class AbortController {
