@@ -116,6 +116,25 @@ return [[...p.keys()], [...p.values()], [...p.entries()], p.toString(), p.has("a
     body: `return [typeof URL, URL.name, URL.length, Object.prototype.toString.call(new URL("http://h")), typeof URLSearchParams.prototype.forEach];`,
   },
 
+  { name: "url: IDNA non-transitional sharp s", body: url("http://faß.de/") },
+  { name: "url: IDNA uppercase punycode", body: url("http://XN--BCHER-KVA.example/") },
+  { name: "url: IDNA roman numeral mapping", body: url("http://Ⅻ.example/") },
+  { name: "url: IDNA invalid label", body: url("http://a.xn--/") },
+  { name: "url: IDNA bidi", body: url("http://ab.מקור.com/") },
+  { name: "url: IDNA soft hyphen ignored", body: url("http://ex\u00adample.com/") },
+  { name: "url: IDNA disallowed", body: url("http://a\u2028b.com/") },
+  { name: "url: trailing dot host", body: url("http://Example.com./") },
+  { name: "url: percent-encoded host", body: url("http://%65xample.com/") },
+  { name: "url: ws and port", body: url("ws://h:80/x") },
+  { name: "url: query encoding of special chars", body: url("http://h/?a='b c'&d=\"e\"#<f>") },
+  { name: "url: non-special query", body: url("foo://h/?a='b c'") },
+  { name: "url: relative against opaque base fails", body: url("x", "mailto:a@b") },
+  { name: "url: dot segments with encoded dots", body: url("http://h/a/%2e%2E/b/%2e/c") },
+  { name: "url: javascript URL", body: url("javascript:alert(1)") },
+  {
+    name: "url: URLSearchParams sort and size",
+    body: `const p = new URLSearchParams("z=1&a=2&é=3&a=1&🙂=4&Z=5"); p.sort(); return [p.toString(), p.size, [...p.keys()]];`,
+  },
   // ------------------------------------------------------------------ encoding
   {
     name: "encoding: encode",
@@ -197,6 +216,17 @@ return [s, a, b, c];`,
     body: `try { atob("!"); } catch (e) { return [e instanceof DOMException, e.name, e.code, e instanceof Error]; }`,
   },
 
+  {
+    name: "encoding: fatal utf-16 and reuse after error",
+    body: `const d = new TextDecoder("utf-16le", { fatal: true }); const r = [t(() => d.decode(new Uint8Array([0x00, 0xd8]))), t(() => d.decode(new Uint8Array([0x61])))];
+const u = new TextDecoder("utf-8", { fatal: true }); r.push(t(() => u.decode(new Uint8Array([0xe2]), { stream: true })), t(() => u.decode()), u.decode(new Uint8Array([0x62])));
+return r;`,
+  },
+  {
+    name: "encoding: large round trip",
+    body: `let s = ""; for (let i = 0; i < 20000; i++) s += String.fromCodePoint(i * 37 % 0x10ffff); s = s.replace(/[\ud800-\udfff]/g, "");
+const b = new TextEncoder().encode(s); const back = new TextDecoder().decode(b); return [b.length, back === s];`,
+  },
   // ------------------------------------------------------------------ Headers
   {
     name: "headers: normalisation and order",
@@ -221,6 +251,11 @@ return [[...h.keys()], [...h.values()], [...h.entries()]];`,
     body: `const a = new Headers({ x: "1" }); const b = new Headers(a); b.append("y", "2"); return [[...a], [...b], [...new Headers(new Map([["m", "n"]]))]];`,
   },
 
+  {
+    name: "headers: iteration while mutating",
+    body: `const h = new Headers({ b: "1", d: "2" }); const seen = []; for (const [k] of h) { seen.push(k); if (k === "b") h.append("c", "3"); } return seen;`,
+  },
+  { name: "headers: inner whitespace kept", body: `return new Headers({ a: "  x  y  " }).get("a");` },
   // ------------------------------------------------------------------ Request / Response
   {
     name: "response: bodies",
@@ -367,6 +402,26 @@ return [bytes(first.value), first.done, bytes(second.value), (await reader.read(
     body: `const out = []; for await (const x of ReadableStream.from([1, 2, 3])) out.push(x); return out;`,
   },
 
+  {
+    name: "streams: writable close, abort and transform flush",
+    body: `const log = []; const ws = new WritableStream({ write(c) { log.push("w" + c); }, close() { log.push("close"); }, abort(r) { log.push("abort " + r); } });
+const w = ws.getWriter(); await w.write(1); await w.close(); const ws2 = new WritableStream({ abort(r) { log.push("abort " + r); } }); await ws2.abort("why");
+const ts = new TransformStream({ transform(c, ctl) { ctl.enqueue(c * 2); }, flush(ctl) { ctl.enqueue(-1); } });
+const out = []; const writer = ts.writable.getWriter(); writer.write(1); writer.write(2); writer.close(); for await (const x of ts.readable) out.push(x);
+return [log, out];`,
+  },
+  {
+    name: "streams: pipeTo with an AbortSignal",
+    body: `const ac = new AbortController(); let pulls = 0; const rs = new ReadableStream({ pull(c) { pulls++; c.enqueue(pulls); if (pulls === 3) ac.abort("stop"); } });
+const got = []; const result = await ta(() => rs.pipeTo(new WritableStream({ write(x) { got.push(x); } }), { signal: ac.signal }));
+return [result, got.length > 0];`,
+  },
+  {
+    name: "streams: response body of a stream, partially read",
+    body: `const rs = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("ab")); c.enqueue(new TextEncoder().encode("cd")); c.close(); } });
+const r = new Response(rs); const reader = r.body.getReader(); const first = await reader.read(); reader.releaseLock();
+return [new TextDecoder().decode(first.value), r.bodyUsed, await r.text().catch((e) => e.name), r.body === r.body];`,
+  },
   // ------------------------------------------------------------------ events / abort
   {
     name: "events: dispatch, once, options",
@@ -475,6 +530,17 @@ return [check(() => 1), check(Symbol("s")), check({ f() {} }), check(new WeakMap
       quickjs: "QuickJS has no ArrayBuffer.prototype.transfer: the transferred buffer is copied, not detached",
       v8: "Node 20's V8 has no ArrayBuffer.prototype.transfer (isolated-vm's has none either): the transferred buffer is copied, not detached",
     },
+  },
+  {
+    name: "clone: property rules",
+    body: `const src = { get g() { return "got"; }, [Symbol("s")]: 1 }; Object.defineProperty(src, "hidden", { value: 1, enumerable: false });
+const arr = [1, 2]; arr.extra = "x"; arr[5] = 6; const c = structuredClone({ src, arr, bad: new Date(NaN), big: new BigInt64Array([1n, -1n]) });
+return [c.src, Object.getOwnPropertySymbols(c.src).length, c.arr.extra, c.arr.length, 3 in c.arr, Number.isNaN(c.bad.getTime()), Array.from(c.big, String)];`,
+  },
+  {
+    name: "clone: nested maps with cycles",
+    body: `const m = new Map(); const s = new Set([m]); m.set("self", m); m.set("set", s); const c = structuredClone(m);
+return [c.get("self") === c, [...c.get("set")][0] === c, c !== m];`,
   },
   {
     name: "clone: Blob",
