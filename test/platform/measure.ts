@@ -74,12 +74,25 @@ function v8(): void {
     installV8(context);
     context.release();
   }
+  // The loader alone: host functions stubbed inside the guest, no ivm.Callback.
+  const loaderOnly = isolate.compileScriptSync(
+    `(${PLATFORM_LOADER_SOURCE})(globalThis, { randomBytes() {}, digest() {}, now() { return 0; } }, (0, eval), () => "")`,
+  );
   const bare: number[] = [];
   const installed: number[] = [];
+  const loaderAlone: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     bare.push(
       time(() => {
         const context = isolate.createContextSync();
+        context.evalSync("void 0");
+        context.release();
+      }),
+    );
+    loaderAlone.push(
+      time(() => {
+        const context = isolate.createContextSync();
+        loaderOnly.runSync(context);
         context.evalSync("void 0");
         context.release();
       }),
@@ -97,6 +110,9 @@ function v8(): void {
   console.log(`context + eval, no layer: ${ms(median(bare))}`);
   console.log(`context + loader + install + eval: ${ms(median(installed))}`);
   console.log(`loader cost: ${ms(median(installed) - median(bare))}`);
+  console.log(
+    `of which the loader script alone (host stubbed in the guest): ${ms(median(loaderAlone) - median(bare))}`,
+  );
   console.log("\nfirst use of each group in a fresh context (median):");
   for (const [group, { setup, code }] of Object.entries(FIRST_USE)) {
     const samples: number[] = [];
@@ -156,16 +172,20 @@ async function quickjs(): Promise<void> {
     result.value.dispose();
   };
   for (let i = 0; i < 30; i++) withContext(true, (context) => evalVoid(context, "void 0"));
+  const stubbed = `(${PLATFORM_LOADER_SOURCE})(globalThis, { randomBytes() {}, digest() {}, now() { return 0; } }, (0, eval), () => "")`;
   const bare: number[] = [];
   const installed: number[] = [];
+  const loaderAlone: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     bare.push(time(() => withContext(false, (context) => evalVoid(context, "void 0"))));
     installed.push(time(() => withContext(true, (context) => evalVoid(context, "void 0"))));
+    loaderAlone.push(time(() => withContext(false, (context) => evalVoid(context, stubbed))));
   }
   console.log("\n## quickjs-emscripten (per fresh runtime + context)");
   console.log(`runtime + context + eval, no layer: ${ms(median(bare))}`);
   console.log(`runtime + context + loader + install + eval: ${ms(median(installed))}`);
   console.log(`loader cost: ${ms(median(installed) - median(bare))}`);
+  console.log(`of which the loader alone (host stubbed in the guest): ${ms(median(loaderAlone) - median(bare))}`);
   console.log("\nfirst use of each group in a fresh context (median):");
   for (const [group, { setup, code }] of Object.entries(FIRST_USE)) {
     const samples: number[] = [];
