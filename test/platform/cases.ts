@@ -325,6 +325,17 @@ return [body instanceof ReadableStream, r.bodyUsed, new TextDecoder().decode(new
     body: `const b = await new Response("abc", { headers: { "content-type": "text/x" } }).blob(); return [b instanceof Blob, b.size, b.type, await b.text()];`,
   },
   {
+    name: "response: blob type is the parsed Content-Type",
+    body: `const type = async (ct) => (await new Response("x", { headers: { "content-type": ct } }).blob()).type;
+return [await type("Text/X; Charset=UTF-8"), await type('a/b;x="q\\\\\\"z";y=1;x=2'), await type("nonsense"), await type('a/b; p=""'), await type(" a/b ;  k = v ; bare")];`,
+  },
+  {
+    name: "iterators: Web IDL iterator objects",
+    body: `const h = new Headers({ a: "1" }); const f = new FormData(); f.append("k", "v"); const it = h.entries(); const fit = f.keys();
+return [Object.prototype.toString.call(it), Object.prototype.toString.call(fit), it.next(), fit.next(), fit.next(), typeof it[Symbol.iterator], it[Symbol.iterator]() === it,
+  Object.getPrototypeOf(Object.getPrototypeOf(it)) === Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())), Object.prototype.toString.call(new URLSearchParams().keys())];`,
+  },
+  {
     name: "response: formData round trip",
     body: `const f = new FormData(); f.append("a", "1"); f.append("file", new Blob(["xyz"], { type: "text/plain" }), "n.txt");
 const r = new Response(f); const type = r.headers.get("content-type"); const back = await r.formData(); const file = back.get("file");

@@ -5,7 +5,7 @@
  */
 import type * as Encoding from "./encoding.js";
 import type * as Streams from "./streams.js";
-import { platform, tag } from "./runtime.js";
+import { iteratorKind, platform, tag } from "./runtime.js";
 
 function encoding(): typeof Encoding {
   return platform.require("encoding") as typeof Encoding;
@@ -207,6 +207,10 @@ function makeEntry(name: unknown, value: unknown, filename: unknown, count: numb
   return [usv(name), usv(value)];
 }
 
+const formDataIterator = iteratorKind<never>("FormData") as <T>(
+  at: (index: number) => T | undefined,
+) => IterableIterator<T>;
+
 /** FormData: an ordered list of name/value entries (values are strings or Files). */
 export class FormData {
   constructor(form?: unknown) {
@@ -265,20 +269,22 @@ export class FormData {
     }
   }
 
-  *entries(): IterableIterator<[string, string | File]> {
+  entries(): IterableIterator<[string, string | File]> {
     const list = entries(this);
-    for (let i = 0; i < list.length; i++) {
-      const entry = list[i] as Entry;
-      yield [entry[0], entry[1]];
-    }
+    return formDataIterator((i) => {
+      const entry = list[i];
+      return entry && [entry[0], entry[1]];
+    });
   }
 
-  *keys(): IterableIterator<string> {
-    for (const [key] of this.entries()) yield key;
+  keys(): IterableIterator<string> {
+    const list = entries(this);
+    return formDataIterator((i) => list[i]?.[0]);
   }
 
-  *values(): IterableIterator<string | File> {
-    for (const [, value] of this.entries()) yield value;
+  values(): IterableIterator<string | File> {
+    const list = entries(this);
+    return formDataIterator((i) => list[i]?.[1]);
   }
 
   declare [Symbol.iterator]: () => IterableIterator<[string, string | File]>;

@@ -10,7 +10,7 @@ import type * as Encoding from "./encoding.js";
 import type * as Events from "./events.js";
 import type * as Streams from "./streams.js";
 import type * as Url from "./url.js";
-import { platform, tag } from "./runtime.js";
+import { iteratorKind, platform, tag } from "./runtime.js";
 
 const need = {
   blob: () => platform.require("blob") as typeof Blobs,
@@ -36,6 +36,8 @@ type Guard = "none" | "immutable";
 interface HeadersState {
   /** Entries in insertion order, names lowercased. */
   list: [string, string][];
+  /** The sorted-and-combined view, until the next change. */
+  sorted: [string, string][] | undefined;
   guard: Guard;
 }
 
@@ -62,6 +64,7 @@ function appendHeader(state: HeadersState, name: unknown, value: unknown): void 
   checkValue(text, "append");
   if (state.guard === "immutable") throw new TypeError("immutable");
   state.list.push([key.toLowerCase(), text]);
+  state.sorted = undefined;
 }
 
 function fillHeaders(state: HeadersState, init: unknown): void {
@@ -105,6 +108,7 @@ function fillHeaders(state: HeadersState, init: unknown): void {
 
 /** The sorted-and-combined view of a header list (set-cookie entries stay separate). */
 function sortedList(state: HeadersState): [string, string][] {
+  if (state.sorted) return state.sorted;
   const names = [...new Set(state.list.map(([name]) => name))].sort();
   const out: [string, string][] = [];
   for (const name of names) {
@@ -112,13 +116,18 @@ function sortedList(state: HeadersState): [string, string][] {
     if (name === "set-cookie") for (const value of values) out.push([name, value]);
     else out.push([name, values.join(", ")]);
   }
+  state.sorted = out;
   return out;
 }
+
+const headersIterator = iteratorKind<never>("Headers") as <T>(
+  at: (index: number) => T | undefined,
+) => IterableIterator<T>;
 
 /** Headers: a case-insensitive header list; iteration is sorted by name, values combined (set-cookie apart). */
 export class Headers {
   constructor(init?: unknown) {
-    const state: HeadersState = { list: [], guard: "none" };
+    const state: HeadersState = { list: [], sorted: undefined, guard: "none" };
     headerStates.set(this, state);
     fillHeaders(state, init);
   }
@@ -134,6 +143,7 @@ export class Headers {
     if (state.guard === "immutable") throw new TypeError("immutable");
     const lower = key.toLowerCase();
     state.list = state.list.filter(([n]) => n !== lower);
+    state.sorted = undefined;
   }
 
   get(name: unknown): string | null {
@@ -172,6 +182,7 @@ export class Headers {
       state.list[first] = [lower, text];
       state.list = state.list.filter(([n], i) => i <= first || n !== lower);
     }
+    state.sorted = undefined;
   }
 
   forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
@@ -181,22 +192,22 @@ export class Headers {
     for (const [name, value] of this) callback.call(thisArg, value, name, this);
   }
 
-  *entries(): IterableIterator<[string, string]> {
+  entries(): IterableIterator<[string, string]> {
     const state = headersState(this);
-    // Live iteration as in the spec: recompute the sorted view at each step.
-    for (let i = 0; ; i++) {
-      const list = sortedList(state);
-      if (i >= list.length) return;
-      yield list[i] as [string, string];
-    }
+    return headersIterator((i) => {
+      const entry = sortedList(state)[i];
+      return entry && [entry[0], entry[1]];
+    });
   }
 
-  *keys(): IterableIterator<string> {
-    for (const [name] of this.entries()) yield name;
+  keys(): IterableIterator<string> {
+    const state = headersState(this);
+    return headersIterator((i) => sortedList(state)[i]?.[0]);
   }
 
-  *values(): IterableIterator<string> {
-    for (const [, value] of this.entries()) yield value;
+  values(): IterableIterator<string> {
+    const state = headersState(this);
+    return headersIterator((i) => sortedList(state)[i]?.[1]);
   }
 
   declare [Symbol.iterator]: () => IterableIterator<[string, string]>;
@@ -467,9 +478,57 @@ function mixBody(
   }
 }
 
-/** A blob's type from Content-Type: the whole header value (Node keeps parameters), "" when absent. */
-function mimeEssenceFull(type: string | null): string {
-  return type ?? "";
+const QUOTED_OK = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * A Content-Type value parsed and serialised as the MIME Sniffing Standard
+ * says (what a body's blob() type is): essence lowercased, parameter names
+ * lowercased, the first of each name kept, values quoted where needed; "" if
+ * it does not parse.
+ */
+function mimeEssenceFull(header: string | null): string {
+  const input = (header ?? "").replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+  const slash = input.indexOf("/");
+  if (slash <= 0) return "";
+  const type = input.slice(0, slash);
+  let rest = input.slice(slash + 1);
+  const semicolon = rest.indexOf(";");
+  const subtype = (semicolon < 0 ? rest : rest.slice(0, semicolon)).replace(/[\t\n\r ]+$/, "");
+  if (!TOKEN.test(type) || !TOKEN.test(subtype)) return "";
+  let out = `${type.toLowerCase()}/${subtype.toLowerCase()}`;
+  const seen = new Set<string>();
+  rest = semicolon < 0 ? "" : rest.slice(semicolon);
+  while (rest.startsWith(";")) {
+    rest = rest.slice(1).replace(/^[\t\n\r ]+/, "");
+    const end = rest.search(/[;=]/);
+    const name = (end < 0 ? rest : rest.slice(0, end)).toLowerCase();
+    rest = end < 0 ? "" : rest.slice(end);
+    if (rest.startsWith(";")) continue;
+    if (!rest.startsWith("=")) break;
+    rest = rest.slice(1);
+    let value: string;
+    if (rest.startsWith('"')) {
+      value = "";
+      let i = 1;
+      for (; i < rest.length && rest[i] !== '"'; i++) {
+        if (rest[i] === "\\" && i + 1 < rest.length) i++;
+        value += rest[i];
+      }
+      rest = rest.slice(i + 1);
+      const next = rest.indexOf(";");
+      rest = next < 0 ? "" : rest.slice(next);
+    } else {
+      const next = rest.indexOf(";");
+      value = (next < 0 ? rest : rest.slice(0, next)).replace(/[\t\n\r ]+$/, "");
+      rest = next < 0 ? "" : rest.slice(next);
+      if (value === "") continue;
+    }
+    if (name === "" || !TOKEN.test(name) || !QUOTED_OK.test(value) || seen.has(name)) continue;
+    seen.add(name);
+    const quoted = value === "" || !TOKEN.test(value) ? `"${value.replace(/(["\\])/g, "\\$1")}"` : value;
+    out += `;${name}=${quoted}`;
+  }
+  return out;
 }
 
 function cloneBody(body: BodyState | null): BodyState | null {

@@ -31,3 +31,37 @@ export function hidden(target: object, name: PropertyKey, value: unknown): void 
 export function tag(target: { prototype: object }, name: string): void {
   Object.defineProperty(target.prototype, Symbol.toStringTag, { value: name, configurable: true });
 }
+
+/** %IteratorPrototype%, which Web IDL iterators inherit from. */
+const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object;
+
+/**
+ * A Web IDL iterator kind ("Headers Iterator", "FormData Iterator"): returns a
+ * function making iterators over `at(index)` (undefined ends the iteration),
+ * asked afresh at each step, so that iteration sees later changes as Web IDL
+ * pair iterators do.
+ */
+export function iteratorKind<T>(name: string): (at: (index: number) => T | undefined) => IterableIterator<T> {
+  const states = new WeakMap<object, { at: (index: number) => T | undefined; index: number }>();
+  const prototype = Object.create(IteratorPrototype, {
+    next: {
+      value: function next(this: unknown) {
+        const state = typeof this === "object" && this !== null ? states.get(this) : undefined;
+        if (!state) throw new TypeError(`next method called on an object that is not a ${name} Iterator`);
+        const value = state.at(state.index);
+        if (value === undefined) return { value: undefined, done: true };
+        state.index++;
+        return { value, done: false };
+      },
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    },
+    [Symbol.toStringTag]: { value: `${name} Iterator`, configurable: true },
+  }) as object;
+  return (at) => {
+    const iterator = Object.create(prototype) as IterableIterator<T>;
+    states.set(iterator, { at, index: 0 });
+    return iterator;
+  };
+}
