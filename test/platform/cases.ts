@@ -703,6 +703,14 @@ return [await r.text(), await clone.text(), new URL("http://h/é").pathname, t((
       expect: ["abc", "abc", "/%C3%A9", "throws InvalidCharacterError", 1],
     },
     {
+      name: "abort: AbortSignal.timeout uses the context's setTimeout",
+      body: `const none = t(() => AbortSignal.timeout(5)); const delays = [];
+globalThis.setTimeout = (f, ms) => { delays.push(ms); queueMicrotask(f); };
+const s = AbortSignal.timeout(7.9); const before = s.aborted; await null; await null;
+return [none, before, s.aborted, s.reason.name, s.reason.code, delays, t(() => AbortSignal.timeout(-1))];`,
+      expect: ["throws NotSupportedError", false, true, "TimeoutError", 23, [7], "throws TypeError"],
+    },
+    {
       name: "loader: globals can be redefined and frozen",
       body: `Object.defineProperty(globalThis, "Headers", { value: 7, writable: false, configurable: false }); void Request;
 return [Headers, Object.getOwnPropertyDescriptor(globalThis, "Headers").configurable, typeof Request, [...new Request("http://h/", { headers: { a: "1" } }).headers]];`,

@@ -45,6 +45,13 @@ export class Event extends ShimEvent {
     stamps.set(this, platform.host.now());
   }
 }
+// Node has every Event member own on Event.prototype; copy the shim's (the chain keeps the shim's
+// prototype, which its EventTarget checks events against).
+for (const key of Object.getOwnPropertyNames(ShimEvent.prototype)) {
+  if (key === "constructor") continue;
+  const descriptor = Object.getOwnPropertyDescriptor(ShimEvent.prototype, key);
+  if (descriptor) Object.defineProperty(Event.prototype, key, descriptor);
+}
 const shimTimeStamp = Object.getOwnPropertyDescriptor(ShimEvent.prototype, "timeStamp")?.get;
 Object.defineProperty(Event.prototype, "timeStamp", {
   get(this: object) {
@@ -137,6 +144,28 @@ export class AbortSignal extends EventTarget {
     const state = signalState(signal);
     state.aborted = true;
     state.reason = reason === undefined ? domException("This operation was aborted", "AbortError") : reason;
+    return signal;
+  }
+
+  /**
+   * A signal that aborts with a TimeoutError after `ms` milliseconds. Timers
+   * are not part of this layer: it uses the `setTimeout` global present at
+   * the call, and throws NotSupportedError when there is none.
+   */
+  static timeout(ms: unknown): AbortSignal {
+    const delay = Number(ms);
+    if (!Number.isFinite(delay) || delay < 0 || delay > Number.MAX_SAFE_INTEGER) {
+      throw new TypeError(`The "delay" argument must be a non-negative finite number (received ${String(ms)})`);
+    }
+    const setTimer = (globalThis as { setTimeout?: unknown }).setTimeout;
+    if (typeof setTimer !== "function") {
+      throw domException("AbortSignal.timeout needs a setTimeout, and this context has none", "NotSupportedError");
+    }
+    const signal = new AbortSignal(ILLEGAL);
+    setTimer(
+      () => abortSignal(signal, domException("The operation was aborted due to timeout", "TimeoutError")),
+      Math.trunc(delay),
+    );
     return signal;
   }
 
