@@ -11,10 +11,12 @@
  * buffer's current length only and `grow()` just moves the length: the guest
  * would then read and write QuickJS's heap beyond the buffer (measured: the
  * WebAssembly module traps on a corrupted function table after growing to
- * 1 MiB and filling it). With the feature off, both engines behave as V8
- * without it: the constructor ignores its options bag (so no shared buffer
- * is ever created with a maximum length) and the prototype has no `grow`,
- * `growable` or `maxByteLength`.
+ * 1 MiB and filling it). With the feature off, the constructor ignores its
+ * options bag (so no shared buffer is ever created with a maximum length) and
+ * the prototype has no `grow`. The engine's own `growable` and `maxByteLength`
+ * getters stay: on fixed-length buffers they answer `false` and the length,
+ * which is the truth, and code written for engines that have the feature
+ * (webidl-conversions reads the `growable` getter at load) keeps working.
  *
  * The constructor is wrapped in a Proxy, so its name, length, prototype,
  * species, the error of a call without `new`, subclassing and `new.target`
@@ -34,8 +36,6 @@ export const MEMORY_PRELUDE = String.raw`
         },
       });
       delete sharedPrototype.grow;
-      delete sharedPrototype.growable;
-      delete sharedPrototype.maxByteLength;
       replaceValue(sharedPrototype, "constructor", fixedLength);
       replaceValue(globalThis, "SharedArrayBuffer", fixedLength);
     }

@@ -1,6 +1,7 @@
 import type { LimitValues } from "../limits/index.js";
 import { MEMORY_PRELUDE, RESIZABLE_PRELUDE } from "./prelude-memory.js";
 import { WARM_PRELUDE } from "./prelude-warm.js";
+import { PLATFORM_LOADER_SOURCE } from "../platform/index.js";
 import { names } from "../transform/index.js";
 
 const {
@@ -17,6 +18,7 @@ const {
   HOST_COMPILE,
   HOST_LOG,
   HOST_ORIGINAL,
+  HOST_PLATFORM,
   HOST_WARN,
   MAX_DEPTH,
   PRELUDE_API,
@@ -91,6 +93,8 @@ const ${PRELUDE_API} = (() => {
   const hostWarn = globalThis.${HOST_WARN};
   const hostCompile = globalThis.${HOST_COMPILE};
   const hostOriginal = globalThis.${HOST_ORIGINAL};
+  const hostPlatform = globalThis.${HOST_PLATFORM};
+  delete globalThis.${HOST_PLATFORM};
   delete globalThis.${HOST_LOG};
   delete globalThis.${HOST_WARN};
   delete globalThis.${HOST_COMPILE};
@@ -352,6 +356,19 @@ ${RESIZABLE_PRELUDE}
   );
   defineProperty(FunctionCtor.prototype, "toString", { value: toString, writable: true, enumerable: false, configurable: true });
   defineProperty(globalThis, "console", { value: makeConsole(), writable: true, enumerable: false, configurable: true });
+
+  // The Web platform globals (URL, TextEncoder, Request, Response, crypto...): accessors that evaluate
+  // their group, with the engine's own eval, on first use (src/platform).
+  (${PLATFORM_LOADER_SOURCE})(
+    globalThis,
+    freeze({
+      randomBytes: (n) => hostPlatform("random", n, 0),
+      digest: (algorithm, data) => hostPlatform("digest", algorithm, data),
+      now: () => +hostPlatform("now", 0, 0),
+    }),
+    (code) => realEval(code),
+    (group) => hostPlatform("source", group, 0),
+  );
 
   const serialise = (value) => {
     const json = stringify(value);

@@ -5,6 +5,7 @@
  * Warden run also has (`input`, a `console` whose lines go nowhere), and the
  * JSON serialisation of a result, done inside the sandbox as Warden does it.
  */
+import { PLATFORM_LOADER_SOURCE } from "../../src/platform/index.js";
 import type { SourceKind } from "./corpus.js";
 
 export interface RawJob {
@@ -23,8 +24,25 @@ export interface RawAnswer {
   readonly outcome: RawOutcome;
 }
 
-/** Installs `input` (parsed from the global `corpusInputJson`) and a silent `console`. */
+/**
+ * Installs `input` (parsed from the global `corpusInputJson`), a silent `console`, and the Web
+ * platform layer every Warden sandbox has (src/platform: URL, TextEncoder, atob...), on the
+ * host function `corpusPlatform` (engine/platform-host.ts), as Warden installs it: the reference
+ * is the raw engine with the same globals.
+ */
 export const SETUP_SOURCE = `(() => {
+  const platform = globalThis.corpusPlatform;
+  delete globalThis.corpusPlatform;
+  (${PLATFORM_LOADER_SOURCE})(
+    globalThis,
+    Object.freeze({
+      randomBytes: (n) => platform("random", n, 0),
+      digest: (algorithm, data) => platform("digest", algorithm, data),
+      now: () => +platform("now", 0, 0),
+    }),
+    (code) => (0, eval)(code),
+    (group) => platform("source", group, 0),
+  );
   const input = JSON.parse(globalThis.corpusInputJson);
   delete globalThis.corpusInputJson;
   Object.defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });

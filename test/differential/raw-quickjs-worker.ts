@@ -6,6 +6,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { newQuickJSWASMModuleFromVariant, RELEASE_SYNC, type QuickJSHandle } from "quickjs-emscripten";
+import { platformHostFunction } from "../../src/engine/platform-host.js";
 import { FINISH_SOURCE, SETUP_SOURCE, type RawAnswer, type RawJob, type RawOutcome } from "./raw-protocol.js";
 
 const port = parentPort;
@@ -27,6 +28,19 @@ function run(job: RawJob): RawOutcome {
   const keep = (handle: QuickJSHandle) => (handles.push(handle), handle);
   try {
     context.setProp(context.global, "corpusInputJson", keep(context.newString(job.inputJson)));
+    const platform = platformHostFunction();
+    const platformFunction = keep(
+      context.newFunction("corpusPlatform", (op, a, b) =>
+        context.newString(
+          platform(
+            context.dump(op),
+            a === undefined ? undefined : context.dump(a),
+            b === undefined ? undefined : context.dump(b),
+          ),
+        ),
+      ),
+    );
+    context.setProp(context.global, "corpusPlatform", platformFunction);
     const setup = context.evalCode(SETUP_SOURCE, "setup.js");
     if (setup.error) return describe(context.dump(keep(setup.error)));
     keep(setup.value);

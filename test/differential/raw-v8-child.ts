@@ -1,9 +1,10 @@
 /**
  * A child process (started with --no-node-snapshot) that runs corpus programs
  * on plain isolated-vm: a fresh context per program, no instrumentation, no
- * prelude. Jobs come in over IPC, one at a time.
+ * prelude; only the Web platform layer every sandbox has (see SETUP_SOURCE). Jobs come in over IPC, one at a time.
  */
 import ivm from "isolated-vm";
+import { platformHostFunction } from "../../src/engine/platform-host.js";
 import { FINISH_SOURCE, SETUP_SOURCE, type RawAnswer, type RawJob, type RawOutcome } from "./raw-protocol.js";
 
 const isolate = new ivm.Isolate({ memoryLimit: 4096 });
@@ -12,6 +13,7 @@ async function run(job: RawJob): Promise<RawOutcome> {
   const context = await isolate.createContext();
   try {
     await context.global.set("corpusInputJson", job.inputJson);
+    await context.global.set("corpusPlatform", new ivm.Callback(platformHostFunction(), { sync: true }));
     await context.eval(SETUP_SOURCE);
     const finish = (await context.eval(FINISH_SOURCE, { reference: true })) as ivm.Reference<
       (value: unknown, isModule: boolean) => Promise<string>

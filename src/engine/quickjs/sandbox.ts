@@ -7,6 +7,7 @@
 import { names } from "../../transform/index.js";
 import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
 import { GuestCode } from "../codegen.js";
+import { platformHostFunction } from "../platform-host.js";
 import type { ConsoleLevel, InstanceCallKind, WarningBudget } from "../contract.js";
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import type { ThreadCpuClock } from "./cpu-clock.js";
@@ -23,7 +24,7 @@ import {
   type RunPlan,
 } from "./protocol.js";
 
-const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_WARN, RUN_CONFIG } = names;
+const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_PLATFORM, HOST_WARN, RUN_CONFIG } = names;
 
 /** How the worker side passes what the guest of a run says to the main thread (a {@link RunReporter} by run id). */
 export interface WorkerReporter {
@@ -403,6 +404,18 @@ export class SandboxHost {
       ctx
         .newFunction(HOST_ORIGINAL, (fnText) => ctx.newString(this.code().original(text(fnText))))
         .consume((fn) => ctx.setProp(ctx.global, HOST_ORIGINAL, fn));
+      const platform = platformHostFunction();
+      ctx
+        .newFunction(HOST_PLATFORM, (op, a, b) =>
+          ctx.newString(
+            platform(
+              ctx.dump(op),
+              a === undefined ? undefined : ctx.dump(a),
+              b === undefined ? undefined : ctx.dump(b),
+            ),
+          ),
+        )
+        .consume((fn) => ctx.setProp(ctx.global, HOST_PLATFORM, fn));
       const api = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, PRELUDE_FILENAME, { type: "global" }));
       const finishScript = ctx.getProp(api, "finishScript");
       const finishModule = ctx.getProp(api, "finishModule");

@@ -3,9 +3,10 @@ import { names } from "../../transform/index.js";
 import { PRELUDE_FILENAME, PRELUDE_SOURCE } from "../prelude.js";
 import { buryWithAbandonedIsolate, recordAbandonedIsolate } from "../abandoned.js";
 import { GuestCode } from "../codegen.js";
+import { platformHostFunction } from "../platform-host.js";
 import type { ConsoleLevel, RunReporter, WarningBudget } from "../contract.js";
 
-const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_WARN } = names;
+const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_PLATFORM, HOST_WARN } = names;
 
 /** Where a context's callbacks go for the run that owns it: its reporter, and its code generation (`engine/codegen.ts`). */
 export type ContextRun = RunReporter & { code?: GuestCode };
@@ -168,6 +169,7 @@ export class IsolateSandbox {
       await context.global.set(HOST_WARN, warn);
       await context.global.set(HOST_COMPILE, compile);
       await context.global.set(HOST_ORIGINAL, original);
+      await context.global.set(HOST_PLATFORM, new ivm.Callback(platformHostFunction(), { sync: true }));
       const api = (await prelude.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
       handles.push(api);
       const get = async <T>(name: string) => {
