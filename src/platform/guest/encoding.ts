@@ -81,17 +81,16 @@ function encodeInto(input: string, out: Uint8Array): { read: number; written: nu
   return { read, written };
 }
 
-/** Code units to a string, in chunks (fromCharCode.apply has an argument limit). */
-function fromCodes(codes: ArrayLike<number>, length: number): string {
-  let result = "";
+/** Code units to a string, in chunks (fromCharCode.apply has an argument limit), joined once. */
+function fromCodes(codes: Uint8Array | Uint16Array | number[], length: number): string {
   const CHUNK = 8192;
+  if (length <= CHUNK)
+    return String.fromCharCode.apply(null, (codes.length === length ? codes : codes.slice(0, length)) as number[]);
+  const parts: string[] = [];
   for (let i = 0; i < length; i += CHUNK) {
-    const end = Math.min(length, i + CHUNK);
-    const slice: number[] = [];
-    for (let j = i; j < end; j++) slice.push(codes[j] as number);
-    result += String.fromCharCode.apply(null, slice);
+    parts.push(String.fromCharCode.apply(null, codes.slice(i, Math.min(length, i + CHUNK)) as number[]));
   }
-  return result;
+  return parts.join("");
 }
 
 const HEX_DIGITS: string[] = [];
@@ -150,21 +149,20 @@ class Utf8Decoder implements Decoder {
   }
 
   decode(bytes: Uint8Array, flush: boolean): string {
-    const out = new Uint16Array(bytes.length * 2 + 2);
+    const length = bytes.length;
+    // At most one code unit a byte, plus a pending sequence completed at the start and a flush error.
+    const out = new Uint16Array(length + 4);
     let n = 0;
-    const push = (code: number) => {
-      if (code > 0xffff) {
-        code -= 0x10000;
-        out[n++] = 0xd800 + (code >> 10);
-        out[n++] = 0xdc00 + (code & 0x3ff);
-      } else out[n++] = code;
-    };
-    for (let i = 0; i < bytes.length;) {
+    let i = 0;
+    while (i < length) {
       const byte = bytes[i] as number;
       if (this.needed === 0) {
         i++;
-        if (byte <= 0x7f) out[n++] = byte;
-        else if (byte >= 0xc2 && byte <= 0xdf) {
+        if (byte <= 0x7f) {
+          out[n++] = byte;
+          continue;
+        }
+        if (byte >= 0xc2 && byte <= 0xdf) {
           this.needed = 1;
           this.point = byte & 0x1f;
         } else if (byte >= 0xe0 && byte <= 0xef) {
@@ -177,7 +175,7 @@ class Utf8Decoder implements Decoder {
           if (byte === 0xf4) this.upper = 0x8f;
           this.needed = 3;
           this.point = byte & 0x7;
-        } else push(this.error());
+        } else out[n++] = this.error();
         continue;
       }
       if (byte < this.lower || byte > this.upper) {
@@ -185,7 +183,7 @@ class Utf8Decoder implements Decoder {
         this.point = this.needed = this.seen = 0;
         this.lower = 0x80;
         this.upper = 0xbf;
-        push(this.error());
+        out[n++] = this.error();
         continue;
       }
       i++;
@@ -193,7 +191,11 @@ class Utf8Decoder implements Decoder {
       this.upper = 0xbf;
       this.point = (this.point << 6) | (byte & 0x3f);
       if (++this.seen === this.needed) {
-        push(this.point);
+        const code = this.point;
+        if (code > 0xffff) {
+          out[n++] = 0xd800 + ((code - 0x10000) >> 10);
+          out[n++] = 0xdc00 + ((code - 0x10000) & 0x3ff);
+        } else out[n++] = code;
         this.point = this.needed = this.seen = 0;
       }
     }
@@ -201,7 +203,7 @@ class Utf8Decoder implements Decoder {
       this.point = this.needed = this.seen = 0;
       this.lower = 0x80;
       this.upper = 0xbf;
-      push(this.error());
+      out[n++] = this.error();
     }
     return fromCodes(out, n);
   }
@@ -420,44 +422,55 @@ for (const [target, name] of [
 }
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const ALPHABET_CODES = new Uint8Array(64);
+const ALPHABET_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) {
+  ALPHABET_CODES[i] = ALPHABET.charCodeAt(i);
+  ALPHABET_VALUES[ALPHABET.charCodeAt(i)] = i;
+}
 
 /** btoa: a binary string to base64; throws InvalidCharacterError for code points above U+00FF. */
 export function btoa(data: unknown): string {
   if (arguments.length === 0) throw new TypeError('The "data" argument must be specified');
   const input = String(data);
-  let out = "";
-  for (let i = 0; i < input.length; i += 3) {
+  const length = input.length;
+  const out = new Uint8Array(Math.ceil(length / 3) * 4);
+  let o = 0;
+  for (let i = 0; i < length; i += 3) {
     const a = input.charCodeAt(i);
-    const b = i + 1 < input.length ? input.charCodeAt(i + 1) : 0;
-    const c = i + 2 < input.length ? input.charCodeAt(i + 2) : 0;
-    if (a > 0xff || b > 0xff || c > 0xff) throw domException("Invalid character", "InvalidCharacterError");
+    const b = i + 1 < length ? input.charCodeAt(i + 1) : 0;
+    const c = i + 2 < length ? input.charCodeAt(i + 2) : 0;
+    if ((a | b | c) > 0xff) throw domException("Invalid character", "InvalidCharacterError");
     const triple = (a << 16) | (b << 8) | c;
-    out += ALPHABET[triple >> 18];
-    out += ALPHABET[(triple >> 12) & 63];
-    out += i + 1 < input.length ? ALPHABET[(triple >> 6) & 63] : "=";
-    out += i + 2 < input.length ? ALPHABET[triple & 63] : "=";
+    out[o++] = ALPHABET_CODES[triple >> 18] as number;
+    out[o++] = ALPHABET_CODES[(triple >> 12) & 63] as number;
+    out[o++] = i + 1 < length ? (ALPHABET_CODES[(triple >> 6) & 63] as number) : 61;
+    out[o++] = i + 2 < length ? (ALPHABET_CODES[triple & 63] as number) : 61;
   }
-  return out;
+  return fromCodes(out, o);
 }
 
 /** atob: forgiving-base64 decode to a binary string; throws InvalidCharacterError on bad input. */
 export function atob(data: unknown): string {
   if (arguments.length === 0) throw new TypeError('The "data" argument must be specified');
-  let input = String(data).replace(/[\t\n\f\r ]/g, "");
+  let input = String(data);
+  if (/[\t\n\f\r ]/.test(input)) input = input.replace(/[\t\n\f\r ]/g, "");
   if (input.length % 4 === 0) input = input.replace(/==?$/, "");
   if (input.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(input)) {
     throw domException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
   }
-  let out = "";
+  const length = input.length;
+  const out = new Uint8Array((length * 3) >> 2);
+  let o = 0;
   let buffer = 0;
   let bits = 0;
-  for (let i = 0; i < input.length; i++) {
-    buffer = (buffer << 6) | ALPHABET.indexOf(input[i] as string);
+  for (let i = 0; i < length; i++) {
+    buffer = ((buffer << 6) | (ALPHABET_VALUES[input.charCodeAt(i)] as number)) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += String.fromCharCode((buffer >> bits) & 0xff);
+      out[o++] = (buffer >> bits) & 0xff;
     }
   }
-  return out;
+  return fromCodes(out, o);
 }
