@@ -33,6 +33,7 @@ const parts = (u) => [u.href, u.protocol, u.username, u.password, u.host, u.host
 const url = (input: string, base?: string) =>
   `return t(() => parts(new URL(${JSON.stringify(input)}${base === undefined ? "" : `, ${JSON.stringify(base)}`})));`;
 
+/** The differential cases, by API. */
 export const CASES: readonly PlatformCase[] = [
   // ------------------------------------------------------------------ URL
   { name: "url: absolute", body: url("https://user:pa%20ss@Example.COM:8080/a/./b/../c?q=1&r=%41#frag") },

@@ -449,7 +449,7 @@ function mixBody(
     },
     blob: {
       value(this: unknown) {
-        return consume(this, state, (bytes, type) => need.blob().blobFromBytes(bytes, mimeEssenceFull(type)));
+        return consume(this, state, (bytes, type) => need.blob().blobFromBytes(bytes, serializedMimeType(type)));
       },
     },
     formData: {
@@ -486,7 +486,7 @@ const QUOTED_OK = /^[\t\x20-\x7e\x80-\xff]*$/;
  * lowercased, the first of each name kept, values quoted where needed; "" if
  * it does not parse.
  */
-function mimeEssenceFull(header: string | null): string {
+function serializedMimeType(header: string | null): string {
   const input = (header ?? "").replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
   const slash = input.indexOf("/");
   if (slash <= 0) return "";
