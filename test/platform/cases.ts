@@ -550,6 +550,11 @@ const arr = [1, 2]; arr.extra = "x"; arr[5] = 6; const c = structuredClone({ src
 return [c.src, Object.getOwnPropertySymbols(c.src).length, c.arr.extra, c.arr.length, 3 in c.arr, Number.isNaN(c.bad.getTime()), Array.from(c.big, String)];`,
   },
   {
+    name: "clone: objects that only claim a kind",
+    body: `const fake = (tag) => ({ [Symbol.toStringTag]: tag, x: 1 });
+return ["Date", "Map", "Set", "RegExp", "ArrayBuffer", "Uint8Array", "Number", "Array"].map((tag) => t(() => { const c = structuredClone(fake(tag)); return [Object.prototype.toString.call(c), c.x]; }));`,
+  },
+  {
     name: "clone: nested maps with cycles",
     body: `const m = new Map(); const s = new Set([m]); m.set("self", m); m.set("set", s); const c = structuredClone(m);
 return [c.get("self") === c, [...c.get("set")][0] === c, c !== m];`,

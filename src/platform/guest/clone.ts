@@ -40,6 +40,41 @@ const TYPED_ARRAYS: Record<string, new (buffer: ArrayBuffer, offset: number, len
   BigUint64Array,
 };
 
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype), Symbol.toStringTag)
+  ?.get as (this: unknown) => string | undefined;
+
+/** Brand checks: the intrinsic methods throw for an object that only claims the kind with Symbol.toStringTag. */
+const BRANDS: Record<string, (value: object) => unknown> = {
+  Boolean: (value) => Boolean.prototype.valueOf.call(value),
+  Number: (value) => Number.prototype.valueOf.call(value),
+  String: (value) => String.prototype.valueOf.call(value),
+  BigInt: (value) => BigInt.prototype.valueOf.call(value),
+  Date: (value) => Date.prototype.getTime.call(value),
+  RegExp: (value) => Object.getOwnPropertyDescriptor(RegExp.prototype, "source")?.get?.call(value),
+  ArrayBuffer: (value) => Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")?.get?.call(value),
+  DataView: (value) => Object.getOwnPropertyDescriptor(DataView.prototype, "byteLength")?.get?.call(value),
+  Map: (value) => Map.prototype.has.call(value, undefined),
+  Set: (value) => Set.prototype.has.call(value, undefined),
+};
+
+/** What a value really is: its typed-array name, or its toStringTag when the brand check agrees, else "Object". */
+function kindOf(value: object): string {
+  const typed = typedArrayTag.call(value);
+  if (typed !== undefined) return typed;
+  if (Array.isArray(value)) return "Array";
+  const kind = toString.call(value).slice(8, -1);
+  if (kind === "Array") return "Object";
+  const brand = BRANDS[kind];
+  if (brand) {
+    try {
+      brand(value);
+    } catch {
+      return "Object";
+    }
+  }
+  return kind;
+}
+
 function cloneBuffer(buffer: ArrayBuffer): ArrayBuffer {
   if ((buffer as { detached?: boolean }).detached === true)
     throw dataCloneError("An ArrayBuffer is detached and could not be cloned.");
@@ -52,7 +87,7 @@ function clone(value: unknown, memory: Map<object, unknown>): unknown {
   if (typeof value !== "object" || value === null) return value;
   const seen = memory.get(value);
   if (seen !== undefined) return seen;
-  const kind = toString.call(value).slice(8, -1);
+  const kind = kindOf(value);
   const blobs = platform.loaded("blob") as typeof Blobs | undefined;
   if (blobs?.isBlob(value)) {
     const copy = blobs.cloneBlob(value);
