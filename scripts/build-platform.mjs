@@ -89,6 +89,11 @@ const shims = {
       contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(readFileSync(args.path, "utf8"))))});`,
       loader: "js",
     }));
+    // URL-impl.js makes its query object through the generated URLSearchParams wrapper; the layer's own
+    // Web IDL layer (shims/url-idl.ts) stands in for the generated wrappers.
+    build.onResolve({ filter: /^\.\/URLSearchParams$/ }, (args) =>
+      inWhatwgUrl(args.importer) ? { path: join(guest, "shims/url-idl.ts") } : undefined,
+    );
     build.onResolve({ filter: /^tr46$/ }, (args) =>
       inWhatwgUrl(args.importer) ? { path: join(guest, "shims/tr46.ts") } : undefined,
     );

@@ -113,6 +113,23 @@ return [[...p.keys()], [...p.values()], [...p.entries()], p.toString(), p.has("a
     body: `return [new URLSearchParams({ q: "a b+c&d=é~*'()!" }).toString(), new URLSearchParams("q=%zz%41").get("q")];`,
   },
   {
+    name: "url: Web IDL surface",
+    body: `const shape = (o) => Object.getOwnPropertyNames(o).sort().map((k) => { const d = Object.getOwnPropertyDescriptor(o, k); return [k, typeof d.value === "function" ? d.value.length : typeof d.get, d.enumerable, typeof d.set]; });
+return [shape(URL.prototype), shape(URLSearchParams.prototype), shape(URL).filter(([k]) => k !== "prototype" && k !== "createObjectURL" && k !== "revokeObjectURL"), URLSearchParams.length,
+  t(() => new URL()), t(() => URL.prototype.href), t(() => new URLSearchParams().append("a")), t(() => URLSearchParams.prototype.get.call({}, "a")),
+  t(() => new URLSearchParams({ [Symbol("s")]: "1" }).toString()), t(() => new URLSearchParams([["a", "b", "c"]])), t(() => new URLSearchParams([1])), t(() => new URL(Symbol()))];`,
+  },
+  {
+    name: "url: USVString conversion",
+    body: `const u = new URL("http://h/\\ud800?\\udc00#\\ud83d"); const p = new URLSearchParams([["\\ud800", "x\\udfff"]]); p.append("\\ud83d\\ude00", "\\ud83d");
+return [u.href, p.toString(), [...p.keys()].map((k) => k.length), new URL("http://h/").searchParams === new URL("http://h/").searchParams];`,
+  },
+  {
+    name: "url: searchParams identity and forEach liveness",
+    body: `const u = new URL("http://h/?a=1"); const sp = u.searchParams; const seen = []; sp.forEach((v, k, self) => { seen.push([k, v, self === sp]); if (seen.length < 3) sp.append("n" + seen.length, "x"); });
+u.href = "http://h/?z=9"; return [u.searchParams === sp, seen, sp.get("z"), [...sp.entries()], Object.prototype.toString.call(sp.entries())];`,
+  },
+  {
     name: "url: shape",
     body: `return [typeof URL, URL.name, URL.length, Object.prototype.toString.call(new URL("http://h")), typeof URLSearchParams.prototype.forEach];`,
   },

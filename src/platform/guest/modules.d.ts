@@ -1,8 +1,4 @@
 // Types of the npm modules the guest groups bundle that ship none.
-declare module "whatwg-url" {
-  export const URL: typeof globalThis.URL;
-  export const URLSearchParams: typeof globalThis.URLSearchParams;
-}
 
 declare module "tr46/index.js" {
   export function toASCII(domain: string, options: object): string | null;
