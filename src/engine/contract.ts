@@ -1,5 +1,6 @@
 import type { WardenError } from "../errors/index.js";
 import type { LimitValues } from "../limits/index.js";
+import type { HostCallHandler } from "./host-calls.js";
 
 /** The engines Warden can run guests on. */
 export type EngineName = "v8" | "quickjs";
@@ -74,6 +75,8 @@ export interface RunReporter {
   onConsole(level: ConsoleLevel, text: string): void;
   /** A budget crossed its warning threshold (once per budget per run). */
   onWarning(budget: WarningBudget, fraction: number): void;
+  /** Serves the guest's host calls (datastore, spawn...); without it, each fails with an error naming the facility. */
+  onHostCall?: HostCallHandler | undefined;
 }
 
 /** One run, as the runtime hands it to an engine. */

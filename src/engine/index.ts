@@ -18,3 +18,4 @@ export {
   type ConsoleLevel,
 } from "./contract.js";
 export { createEngine, type EngineOptions } from "./factory.js";
+export type { HostCallHandler } from "./host-calls.js";

@@ -74,8 +74,14 @@ export const WARM_PRELUDE = String.raw`
     }
     const bytes = new Uint8ArrayCtor(await response.arrayBuffer());
     if (valueLimit > 0 && bytes.length > valueLimit) kill("value_size", valueLimit, bytes.length);
+    // The body and the headers are each held to maxValueBytes (the base64 envelope is not).
     const headers = [];
-    response.headers.forEach((value, name) => headers.push([name, value]));
+    let headerBytes = 0;
+    response.headers.forEach((value, name) => {
+      headers.push([name, value]);
+      headerBytes += name.length + value.length;
+    });
+    if (valueLimit > 0 && headerBytes > valueLimit) kill("value_size", valueLimit, headerBytes);
     // ctx.waitUntil: the call (and its sandbox) lasts until every promise handed to it settles.
     for (let i = 0; i < waits.length; i++) await waits[i];
     return { status: response.status, statusText: response.statusText, headers, body: toBase64(bytes) };
@@ -84,6 +90,8 @@ export const WARM_PRELUDE = String.raw`
   // One call: its budgets (configText, as preludeRunConfig makes it), then the default export.
   const callInstance = (namespace, kind, inputText, configText) => {
     configure(parseJson(configText));
+    // Timers and host calls left by the previous call were cancelled when it ended.
+    resetHostCalls();
     const main = namespace.default;
     if (kind === "call") {
       if (typeof main !== "function") {
@@ -92,6 +100,6 @@ export const WARM_PRELUDE = String.raw`
       const value = inputText === "" ? undefined : parseJson(inputText);
       return finish(then(promiseResolve(), () => main(value)));
     }
-    return finish(then(promiseResolve(), () => serveFetch(main, parseJson(inputText))));
+    return finish(then(promiseResolve(), () => serveFetch(main, parseJson(inputText))), false);
   };
 `;

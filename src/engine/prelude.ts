@@ -1,6 +1,7 @@
 import type { LimitValues } from "../limits/index.js";
 import { MEMORY_PRELUDE, RESIZABLE_PRELUDE } from "./prelude-memory.js";
 import { WARM_PRELUDE } from "./prelude-warm.js";
+import { HOST_CALL_PRELUDE } from "./prelude-host.js";
 import { PLATFORM_LOADER_SOURCE } from "../platform/index.js";
 import { names } from "../transform/index.js";
 
@@ -370,9 +371,9 @@ ${RESIZABLE_PRELUDE}
     (group) => hostPlatform("source", group, 0),
   );
 
-  const serialise = (value) => {
+  const serialise = (value, checked) => {
     const json = stringify(value);
-    return json === undefined ? "" : checkSize(json);
+    return json === undefined ? "" : checked ? checkSize(json) : json;
   };
 
   const status = () =>
@@ -382,8 +383,9 @@ ${RESIZABLE_PRELUDE}
       : '"' + ${DEAD}.kind + '",' + ${DEAD}.limit + "," + (${DEAD}.observed === undefined ? -1 : ${DEAD}.observed)) +
     "," + used() + "," + offHeapPeak + "]";
 
-  const finish = (value) => then(promiseResolve(value), (settled) => {
-    const json = serialise(settled);
+  // checked: false for a result whose parts were size-checked already (a fetch call's response).
+  const finish = (value, checked = true) => then(promiseResolve(value), (settled) => {
+    const json = serialise(settled, checked);
     return status() + "\n" + json;
   });
 
@@ -403,6 +405,7 @@ ${RESIZABLE_PRELUDE}
   };
 
 ${WARM_PRELUDE}
+${HOST_CALL_PRELUDE}
 
   return freeze({
     boot() {
@@ -413,6 +416,7 @@ ${WARM_PRELUDE}
       defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
     },
     callInstance,
+    settleCall,
     trip,
     convert,
     status,

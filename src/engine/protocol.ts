@@ -20,6 +20,7 @@ import {
 } from "../errors/index.js";
 import type { LimitValues } from "../limits/index.js";
 import type { ConsoleLevel, EngineRunOutcome, InstanceCallKind, Usage, WarningBudget } from "./contract.js";
+import type { HostCallAnswer } from "./host-calls.js";
 
 /**
  * A run, as the host hands it to a sandbox. The sandbox prepares the source
@@ -77,8 +78,17 @@ export interface UnloadMessage {
   instance: number;
 }
 
+/** The answer to a host call (see `host-calls.ts`). */
+export interface HostReplyMessage extends HostCallAnswer {
+  type: "hostreply";
+  /** The run, load or call that made the host call. */
+  id: number;
+  /** The host call's id within it. */
+  call: number;
+}
+
 /** Host to sandbox. */
-export type HostMessage = RunMessage | AbortMessage | LoadMessage | CallMessage | UnloadMessage;
+export type HostMessage = RunMessage | AbortMessage | LoadMessage | CallMessage | UnloadMessage | HostReplyMessage;
 
 /** A typed error in plain data. */
 export type WireError =
@@ -98,6 +108,8 @@ export type SandboxMessage =
   | { type: "console"; id: number; level: ConsoleLevel; text: string }
   /** A budget of a run crossed its warning threshold. */
   | { type: "warning"; id: number; budget: WarningBudget; fraction: number }
+  /** The guest of a run asks a host facility (`name`, arguments as JSON); the host answers with a `hostreply`. */
+  | { type: "hostcall"; id: number; call: number; name: string; args: string }
   /** A run ended. */
   | ({ type: "result"; id: number } & WireOutcome)
   /**

@@ -18,6 +18,8 @@ import {
   type WarningBudget,
 } from "../engine/index.js";
 import { LoadedApp, type AppHost, type LoadOptions } from "./app.js";
+import { hostCallHandler, type HostFacilities } from "./host-facilities.js";
+import { checkNamespacePolicy, createDatastore, type Datastore, type NamespacePolicy } from "../datastore/index.js";
 import { encodeInput, parseOutcome, type RunResult } from "./values.js";
 
 /** Options of {@link createRuntime}. */
@@ -39,6 +41,14 @@ export interface RuntimeOptions {
   cwd?: string;
   /** How many sandboxes run guests side by side (see {@link EngineOptions}). */
   poolSize?: EngineOptions["poolSize"];
+  /**
+   * The datastore behind the guests' `datastore(name)`: an open {@link Datastore} (the caller
+   * keeps it and closes it), or a URL (`memory:`, `sqlite:./data.db`) the runtime opens and
+   * closes with itself. Without one, `datastore(name)` operations fail with an error saying so.
+   */
+  datastore?: Datastore | string;
+  /** Which datastore namespaces guests may open: `"*"`, a list of names, or a predicate. @default "*" */
+  datastoreNamespaces?: NamespacePolicy;
 }
 
 /** Options of one {@link Runtime.run}. */
@@ -95,8 +105,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly backend: Engine;
   private closed = false;
 
-  /** @internal Use {@link createRuntime}. */
-  constructor(backend: Engine, limits: ResolvedLimits) {
+  /** @internal Use {@link createRuntime}. `owned` are resources the runtime closes with itself. */
+  constructor(
+    backend: Engine,
+    limits: ResolvedLimits,
+    private readonly facilities: HostFacilities = {},
+    private readonly owned: { close(): Promise<void> }[] = [],
+  ) {
     super();
     this.backend = backend;
     this.engine = backend.name;
@@ -162,6 +177,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     onConsole?: (level: ConsoleLevel, text: string) => void,
   ): RunReporter {
     return {
+      onHostCall: hostCallHandler(this.facilities, limits),
       onConsole: (level, text) => {
         onConsole?.(level, text);
         this.emit("console", { level, text, filename });
@@ -186,6 +202,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.closed = true;
     await Promise.all([...this.apps].map((app) => app.close()));
     await this.backend.close();
+    await Promise.all(this.owned.map((resource) => resource.close()));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -206,9 +223,24 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     ...(options.limits !== undefined ? { options: options.limits } : {}),
   });
-  const engine = await createEngine(
-    options.engine ?? "v8",
-    options.poolSize !== undefined ? { poolSize: options.poolSize } : {},
-  );
-  return new Runtime(engine, limits);
+  const namespaces =
+    options.datastoreNamespaces === undefined
+      ? "*"
+      : checkNamespacePolicy(options.datastoreNamespaces, "the option datastoreNamespaces");
+  const owned: { close(): Promise<void> }[] = [];
+  let store: Datastore | undefined;
+  if (typeof options.datastore === "string") {
+    store = await createDatastore(options.datastore, { maxDatastoreBytes: limits.values.maxDatastoreBytes });
+    owned.push(store);
+  } else store = options.datastore;
+  try {
+    const engine = await createEngine(
+      options.engine ?? "v8",
+      options.poolSize !== undefined ? { poolSize: options.poolSize } : {},
+    );
+    return new Runtime(engine, limits, { datastore: store ? { store, namespaces } : undefined }, owned);
+  } catch (error) {
+    await Promise.all(owned.map((resource) => resource.close()));
+    throw error;
+  }
 }

@@ -54,6 +54,8 @@ export const HOST_COMPILE = "__wardenCompile";
 export const HOST_ORIGINAL = "__wardenOriginal";
 /** Host function the engine installs for the prelude: the Web platform layer's host side (`op`, `a`, `b`; see engine/platform-host.ts). */
 export const HOST_PLATFORM = "__wardenPlatform";
+/** Host function the engine installs for the prelude: a host call's request (`id`, `name`, `argsJson`; see engine/prelude-host.ts). */
+export const HOST_CALL = "__wardenCall";
 /** Global the engine sets before each run: the prelude's per-run configuration as JSON text. */
 export const RUN_CONFIG = "__wardenRun";
 /** The prelude's host-facing functions (script-scope constant). */

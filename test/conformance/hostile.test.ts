@@ -280,7 +280,15 @@ for (const engine of TEST_ENGINES) {
             runtime,
             "[typeof process, typeof require, typeof module, typeof Buffer, typeof setTimeout === 'function' ? 'timer' : 'none']",
           ),
-          ["undefined", "undefined", "undefined", "undefined", "none"],
+          ["undefined", "undefined", "undefined", "undefined", "timer"],
+        );
+        // The sandbox's timers and datastore are its own functions: nothing of the host behind them.
+        assert.equal(
+          await value(
+            runtime,
+            "[setTimeout, datastore, URL].map((f) => f.constructor('return typeof process')()).join()",
+          ),
+          "undefined,undefined,undefined",
         );
         assert.equal(await value(runtime, "this.constructor.constructor('return typeof process')()"), "undefined");
         const staticImport = await scriptError(runtime, "import fs from 'node:fs'; export default () => fs", {

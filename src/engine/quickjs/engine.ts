@@ -165,7 +165,11 @@ export class QuickJSEngine implements Engine {
   ): Promise<EngineRunOutcome | "lost"> {
     const { limits, signal } = request;
     const warn = warnOncePerBudget(request.onWarning);
-    const running = worker.submit(message, { onConsole: request.onConsole, onWarning: warn });
+    const running = worker.submit(message, {
+      onConsole: request.onConsole,
+      onWarning: warn,
+      onHostCall: request.onHostCall,
+    });
     let killed: WatchdogTrip | undefined;
     const watchdog = new Watchdog(
       { ...limits, timeoutMs: backstop(limits.timeoutMs), cpuTimeMs: backstop(limits.cpuTimeMs), warnAt: 0 },

@@ -4,7 +4,9 @@
  * control block in shared memory, and the worker-internal shapes of a run.
  */
 import type { LimitValues } from "../../limits/index.js";
+import type { MessagePort } from "node:worker_threads";
 import type { PreparedSource } from "../../transform/index.js";
+import type { HostCallAnswer } from "../host-calls.js";
 
 /** One run, as the worker plans it from the host's {@link RunMessage}: what the sandbox needs to run it. */
 export interface RunPlan {
@@ -77,6 +79,8 @@ export interface ReportedUsage {
 export interface WorkerStartData {
   /** The control block shared with the main thread (see {@link controlBlock}). */
   control: SharedArrayBuffer;
+  /** Where the main thread posts host calls' answers ({@link HostReply}); read with `receiveMessageOnPort`. */
+  replies: MessagePort;
   /** QuickJS's own stack limit, in bytes. */
   maxStackBytes: number;
   /** The compiled QuickJS `WebAssembly.Module`, shared by every worker of the process. */
@@ -89,27 +93,40 @@ export interface WorkerStartData {
  * CPU clock, so that the main thread's last-resort watchdog can bound the CPU
  * a stuck worker has used without asking it. The main thread sets `abort[0]`
  * (and notifies it) to ask the worker to stop the guest: the interrupt
- * handler reads it while the guest runs, and a worker waiting for a stalled
- * run's deadline sleeps on it with `Atomics.wait`.
+ * handler reads it while the guest runs. The main thread sets `mail[0]` (and
+ * notifies it) after it posts a host call's answer on the reply port: a worker
+ * whose guest waits for host calls or timers sleeps on it with `Atomics.wait`.
  */
 export interface ControlBlock {
   clock: Float64Array;
   abort: Int32Array;
+  mail: Int32Array;
 }
 
 /** Slots of {@link ControlBlock.clock}. */
 export const CLOCK_SAMPLED_AT = 0;
 export const CLOCK_CPU_MS = 1;
 
+const CLOCK_BYTES = 2 * Float64Array.BYTES_PER_ELEMENT;
+
 /** Bytes of the shared buffer behind a {@link ControlBlock}. */
-export const CONTROL_BYTES = 2 * Float64Array.BYTES_PER_ELEMENT + Int32Array.BYTES_PER_ELEMENT;
+export const CONTROL_BYTES = CLOCK_BYTES + 2 * Int32Array.BYTES_PER_ELEMENT;
 
 /** The views of a control block's shared buffer. */
 export function controlBlock(buffer: SharedArrayBuffer): ControlBlock {
   return {
     clock: new Float64Array(buffer, 0, 2),
-    abort: new Int32Array(buffer, 2 * Float64Array.BYTES_PER_ELEMENT, 1),
+    abort: new Int32Array(buffer, CLOCK_BYTES, 1),
+    mail: new Int32Array(buffer, CLOCK_BYTES + Int32Array.BYTES_PER_ELEMENT, 1),
   };
+}
+
+/** A host call's answer, as the main thread posts it on a worker's reply port. */
+export interface HostReply extends HostCallAnswer {
+  /** The run, load or call that made the host call. */
+  id: number;
+  /** The host call's id within it. */
+  call: number;
 }
 
 /** Milliseconds since the epoch, comparable between threads. */

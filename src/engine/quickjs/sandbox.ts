@@ -5,6 +5,7 @@
  * and CPU budgets, on a heap whose growth is metered by {@link QuickJSHeap}.
  */
 import { names } from "../../transform/index.js";
+import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import { Scope, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
 import { GuestCode } from "../codegen.js";
 import { platformHostFunction } from "../platform-host.js";
@@ -17,6 +18,7 @@ import {
   CLOCK_SAMPLED_AT,
   epochMs,
   type ControlBlock,
+  type HostReply,
   type ReportedError,
   type ReportedTrip,
   type ReportedUsage,
@@ -24,12 +26,14 @@ import {
   type RunPlan,
 } from "./protocol.js";
 
-const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_PLATFORM, HOST_WARN, RUN_CONFIG } = names;
+const { HOST_CALL, HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_PLATFORM, HOST_WARN, RUN_CONFIG } = names;
 
 /** How the worker side passes what the guest of a run says to the main thread (a {@link RunReporter} by run id). */
 export interface WorkerReporter {
   log(id: number, level: ConsoleLevel, text: string): void;
   warn(id: number, budget: WarningBudget, fraction: number): void;
+  /** A host call of run `id` for the main thread; its answer comes back on the reply port. */
+  hostCall(id: number, call: number, name: string, args: string): void;
 }
 
 /**
@@ -79,6 +83,8 @@ interface PreparedSandbox {
   readonly status: QuickJSHandle;
   /** The prelude's warm-instance call (see `prelude-warm.ts`). */
   readonly callInstance: QuickJSHandle;
+  /** The prelude's answer to a host call (see `prelude-host.ts`). */
+  readonly settleCall: QuickJSHandle;
   readonly describe: QuickJSHandle;
   /** Heap the sandbox holds before the guest runs (runtime, context, prelude), as QuickJS counts it. */
   readonly baselineBytes: number;
@@ -106,6 +112,10 @@ class RunState {
   readonly startBytes: number;
   /** True once the run executed a promise job (the prelude's status is then read again at the end). */
   ranJobs = false;
+  /** Host calls sent to the main thread and not yet answered. */
+  readonly calls = new Set<number>();
+  /** Guest timers' host sleeps: call id -> when it is due (performance.now()). */
+  readonly timers = new Map<number, number>();
   /** Set once a budget tripped; the interrupt handler then stops the guest at every check. */
   trip: ReportedTrip | undefined;
   /**
@@ -198,6 +208,7 @@ export class SandboxHost {
     private readonly control: ControlBlock,
     private readonly maxStackBytes: number,
     private readonly sink: WorkerReporter,
+    private readonly replies: MessagePort,
   ) {
     this.heap = heap;
     this.wasmModule = wasmModule;
@@ -212,9 +223,10 @@ export class SandboxHost {
     control: ControlBlock,
     maxStackBytes: number,
     sink: WorkerReporter,
+    replies: MessagePort,
   ): Promise<SandboxHost> {
     const heap = await QuickJSHeap.create(wasmModule);
-    const host = new SandboxHost(heap, wasmModule, clock, control, maxStackBytes, sink);
+    const host = new SandboxHost(heap, wasmModule, clock, control, maxStackBytes, sink, replies);
     host.prepareSpare();
     return host;
   }
@@ -404,6 +416,14 @@ export class SandboxHost {
       ctx
         .newFunction(HOST_ORIGINAL, (fnText) => ctx.newString(this.code().original(text(fnText))))
         .consume((fn) => ctx.setProp(ctx.global, HOST_ORIGINAL, fn));
+      ctx
+        .newFunction(HOST_CALL, (id, name, args) => {
+          const state = this.current;
+          if (state && !state.oom && !state.trip && !state.aborted) {
+            this.request(state, ctx.getNumber(id), text(name), text(args));
+          }
+        })
+        .consume((fn) => ctx.setProp(ctx.global, HOST_CALL, fn));
       const platform = platformHostFunction();
       ctx
         .newFunction(HOST_PLATFORM, (op, a, b) =>
@@ -421,6 +441,7 @@ export class SandboxHost {
       const finishModule = ctx.getProp(api, "finishModule");
       const status = ctx.getProp(api, "status");
       const callInstance = ctx.getProp(api, "callInstance");
+      const settleCall = ctx.getProp(api, "settleCall");
       api.dispose();
       const describe = ctx.unwrapResult(ctx.evalCode(DESCRIBE_SOURCE, "warden:describe", { type: "global" }));
       const baselineBytes = runtime
@@ -433,6 +454,7 @@ export class SandboxHost {
         finishModule,
         status,
         callInstance,
+        settleCall,
         describe,
         baselineBytes,
       };
@@ -444,8 +466,8 @@ export class SandboxHost {
   }
 
   private disposeSandbox(sandbox: PreparedSandbox): void {
-    const { finishScript, finishModule, status, callInstance, describe } = sandbox;
-    for (const handle of [finishScript, finishModule, status, callInstance, describe]) {
+    const { finishScript, finishModule, status, callInstance, settleCall, describe } = sandbox;
+    for (const handle of [finishScript, finishModule, status, callInstance, settleCall, describe]) {
       if (handle.alive) handle.dispose();
     }
     sandbox.runtime.removeInterruptHandler();
@@ -511,10 +533,70 @@ export class SandboxHost {
       }
       if (promise.type === "rejected") return this.failure(sandbox, state, scope.manage(promise.error));
       if (state.trip || state.oom || state.aborted) return this.stopped(sandbox, state);
-      if (!runtime.hasPendingJob()) return { ending: "stalled", status: this.status(sandbox, state) };
+      if (!runtime.hasPendingJob()) {
+        if (state.calls.size === 0 && state.timers.size === 0) {
+          return { ending: "stalled", status: this.status(sandbox, state) };
+        }
+        const stopped = this.waitForHost(sandbox, state, scope);
+        if (stopped) return stopped;
+        continue;
+      }
       state.ranJobs = true;
       const jobs = runtime.executePendingJobs();
       if (jobs.error) return this.failure(sandbox, state, scope.manage(jobs.error));
+    }
+  }
+
+  /** A guest's host call: timers sleep here, in the worker; anything else goes to the main thread. */
+  private request(state: RunState, call: number, name: string, args: string): void {
+    if (name === "timer") {
+      const ms = Number((JSON.parse(args) as unknown[])[0]) || 0;
+      state.timers.set(call, performance.now() + Math.max(0, ms));
+      return;
+    }
+    state.calls.add(call);
+    this.sink.hostCall(state.plan.id, call, name, args);
+  }
+
+  /**
+   * The guest waits for host calls or timers and nothing else can run: sleep on the control
+   * block's mail slot until an answer comes, a timer is due, the run's wall clock ends or the
+   * host aborts it; then settle what is ready. Returns an ending when the guest was stopped.
+   */
+  private waitForHost(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding | undefined {
+    const { context: ctx } = sandbox;
+    const settle = (call: number, outcome: string, text: string) => {
+      const args = [ctx.newNumber(call), ctx.newString(outcome), ctx.newString(text)].map((h) => scope.manage(h));
+      const settled = ctx.callFunction(sandbox.settleCall, ctx.undefined, ...args);
+      if (settled.error) scope.manage(settled.error);
+      else settled.value.dispose();
+    };
+    for (;;) {
+      if (Atomics.load(this.control.abort, 0) !== 0) state.aborted = true;
+      const now = performance.now();
+      if (now >= state.wallDeadline) {
+        state.trip = { kind: "timeout", limit: state.plan.timeoutMs, observed: Math.round(now - state.startedAt) };
+      }
+      if (state.trip || state.aborted) return this.stopped(sandbox, state);
+      let progressed = false;
+      Atomics.store(this.control.mail, 0, 0);
+      for (let reply = receiveMessageOnPort(this.replies); reply; reply = receiveMessageOnPort(this.replies)) {
+        const answer = reply.message as HostReply;
+        if (answer.id !== state.plan.id || !state.calls.delete(answer.call)) continue;
+        settle(answer.call, answer.outcome, answer.text);
+        progressed = true;
+      }
+      for (const [call, due] of state.timers) {
+        if (due > now) continue;
+        state.timers.delete(call);
+        settle(call, "ok", "");
+        progressed = true;
+      }
+      if (progressed) return undefined;
+      let wake = state.wallDeadline;
+      for (const due of state.timers.values()) wake = Math.min(wake, due);
+      const waitMs = wake === Infinity ? undefined : Math.max(0, wake - now);
+      Atomics.wait(this.control.mail, 0, 0, waitMs);
     }
   }
 

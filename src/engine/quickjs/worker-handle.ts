@@ -1,4 +1,5 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import { answerHostCall } from "../host-calls.js";
 import type { RunReporter, Usage } from "../contract.js";
 import type { CallMessage, LoadMessage, RunMessage, SandboxMessage, WireOutcome } from "../protocol.js";
 import {
@@ -8,6 +9,7 @@ import {
   controlBlock,
   epochMs,
   type ControlBlock,
+  type HostReply,
   type WorkerStartData,
 } from "./protocol.js";
 
@@ -73,7 +75,18 @@ export class QuickJSWorker {
   /** Resolves when the worker has loaded QuickJS; rejects if it could not. */
   readonly ready: Promise<void>;
   private nextId = 1;
-  private pending: { id: number; listener: RunReporter; resolve: (outcome: WorkerOutcome) => void } | undefined;
+  private pending:
+    | {
+        id: number;
+        listener: RunReporter;
+        resolve: (outcome: WorkerOutcome) => void;
+        /** Aborts the run's host calls once it ends. */
+        calls: AbortController;
+        maxValueBytes: number;
+      }
+    | undefined;
+  /** Where host calls' answers go to the worker (see {@link HostReply}). */
+  private readonly replies: MessagePort;
   private fatal: { name: string; message: string } | undefined;
   private exited = false;
   private terminating = false;
@@ -82,14 +95,18 @@ export class QuickJSWorker {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = controlBlock(control);
     const { script, eval: isSource } = workerScript();
+    const { port1, port2 } = new MessageChannel();
+    this.replies = port1;
     const workerData: WorkerStartData = {
       control,
+      replies: port2,
       maxStackBytes: options.maxStackBytes,
       wasmModule: options.wasmModule,
     };
     this.worker = new Worker(script, {
       eval: isSource,
       workerData,
+      transferList: [port2],
       resourceLimits: { stackSizeMb: options.stackSizeMb },
     });
     let markReady: () => void = () => {};
@@ -125,6 +142,9 @@ export class QuickJSWorker {
             this.finishRun({ type: "done", outcome });
           }
           return;
+        case "hostcall":
+          if (this.pending?.id === message.id) this.answerHostCall(message);
+          return;
         case "stalled":
           if (this.pending?.id === message.id) this.finishRun({ type: "stalled", usage: message.usage });
           return;
@@ -142,6 +162,7 @@ export class QuickJSWorker {
     });
     this.worker.on("exit", (code) => {
       this.exited = true;
+      this.replies.close();
       markFailed(new Error(`the QuickJS worker exited with code ${code}`));
       if (this.fatal && !this.terminating) this.finishRun({ type: "fatal", ...this.fatal });
       else this.finishRun({ type: "exited", reason: this.terminating ? "terminated" : `exit code ${code}` });
@@ -178,7 +199,13 @@ export class QuickJSWorker {
     this.control.clock[CLOCK_CPU_MS] = 0;
     Atomics.store(this.control.abort, 0, 0);
     return new Promise<WorkerOutcome>((resolve) => {
-      this.pending = { id, listener, resolve };
+      this.pending = {
+        id,
+        listener,
+        resolve,
+        calls: new AbortController(),
+        maxValueBytes: message.limits.maxValueBytes,
+      };
       this.worker.ref();
       this.worker.postMessage({ ...message, id } as RunMessage | LoadMessage | CallMessage);
     });
@@ -190,9 +217,24 @@ export class QuickJSWorker {
     Atomics.notify(this.control.abort, 0);
   }
 
+  /** Serves a host call of the run in flight and wakes the worker with the answer. */
+  private answerHostCall(message: Extract<SandboxMessage, { type: "hostcall" }>): void {
+    const pending = this.pending!;
+    const { id, call, name, args } = message;
+    void answerHostCall(pending.listener.onHostCall, name, args, pending.calls.signal, pending.maxValueBytes).then(
+      (answer) => {
+        if (pending.calls.signal.aborted || this.exited) return;
+        this.replies.postMessage({ id, call, ...answer } satisfies HostReply);
+        Atomics.store(this.control.mail, 0, 1);
+        Atomics.notify(this.control.mail, 0);
+      },
+    );
+  }
+
   private finishRun(outcome: WorkerOutcome): void {
     const pending = this.pending;
     this.pending = undefined;
+    pending?.calls.abort();
     if (!this.exited && !this.terminating) this.worker.unref();
     pending?.resolve(outcome);
   }

@@ -36,10 +36,18 @@ function fail(id: number | undefined, error: unknown): never {
 
 let host: SandboxHost;
 try {
-  host = await SandboxHost.create(data.wasmModule, clock, control, data.maxStackBytes, {
-    log: (id, level, text) => post({ type: "console", id, level, text }),
-    warn: (id, budget, fraction) => post({ type: "warning", id, budget, fraction }),
-  });
+  host = await SandboxHost.create(
+    data.wasmModule,
+    clock,
+    control,
+    data.maxStackBytes,
+    {
+      log: (id, level, text) => post({ type: "console", id, level, text }),
+      warn: (id, budget, fraction) => post({ type: "warning", id, budget, fraction }),
+      hostCall: (id, call, name, args) => post({ type: "hostcall", id, call, name, args }),
+    },
+    data.replies,
+  );
 } catch (error) {
   fail(undefined, error);
 }
@@ -51,7 +59,7 @@ let loaded: PreparedSource | undefined;
 port.on("message", (message: HostMessage) => {
   // Aborts come through the control block: this thread is busy with the guest when one matters.
   // A worker's instance is unloaded by ending the worker.
-  if (message.type === "abort" || message.type === "unload") return;
+  if (message.type === "abort" || message.type === "unload" || message.type === "hostreply") return;
   queue = queue.then(async () => {
     if (message.type === "load") {
       try {

@@ -8,13 +8,14 @@
  */
 import { prepareSource } from "../../transform/index.js";
 import { abandonedIsolateCount } from "../abandoned.js";
-import { EngineError } from "../../errors/index.js";
+import { AbortedError, EngineError, LimitExceededError, type LimitKind } from "../../errors/index.js";
 import { emptyUsage, type EngineRunOutcome, type RunReporter } from "../contract.js";
 import {
   failedOutcome,
   outcomeToWire,
   type CallMessage,
   type HostMessage,
+  type HostReplyMessage,
   type LoadMessage,
   type RunMessage,
   type SandboxMessage,
@@ -53,6 +54,7 @@ async function answer(
         {
           onConsole: (level, text) => send({ type: "console", id, level, text }),
           onWarning: (budget, fraction) => send({ type: "warning", id, budget, fraction }),
+          onHostCall: (name, args, signal) => askHost(id, name, args, signal),
         },
         controller.signal,
       ),
@@ -83,6 +85,48 @@ function run(message: RunMessage): Promise<void> {
       signal,
     }),
   );
+}
+
+/** Host calls sent to the host and not yet answered, by run id and call id. */
+const hostCalls = new Map<string, { resolve(text: string): void; reject(error: Error): void }>();
+let nextHostCall = 1;
+
+/** Forwards a guest's host call to the host process; its answer settles the promise. */
+function askHost(id: number, name: string, args: string, signal: AbortSignal): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const call = nextHostCall++;
+    const key = `${id}:${call}`;
+    const onAbort = () => {
+      hostCalls.delete(key);
+      reject(new AbortedError("the run ended"));
+    };
+    hostCalls.set(key, {
+      resolve: (text) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(text);
+      },
+      reject: (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    send({ type: "hostcall", id, call, name, args });
+  });
+}
+
+/** The host answered a host call: back to the guest as the host said (a limit stays a limit). */
+function hostReplied(message: HostReplyMessage): void {
+  const key = `${message.id}:${message.call}`;
+  const pending = hostCalls.get(key);
+  if (!pending) return;
+  hostCalls.delete(key);
+  if (message.outcome === "ok") pending.resolve(message.text);
+  else if (message.outcome === "error") pending.reject(new Error(message.text));
+  else {
+    const [kind, limit, observed] = JSON.parse(message.text) as [LimitKind, number, number];
+    pending.reject(new LimitExceededError({ kind, limit, ...(observed >= 0 ? { observed } : {}) }));
+  }
 }
 
 /** Warm instances of this process, by the id of the message that loaded them. */
@@ -124,6 +168,8 @@ process.on("message", (message: HostMessage) => {
       return unload(message.instance);
     case "abort":
       return aborts.get(message.id)?.abort();
+    case "hostreply":
+      return hostReplied(message);
   }
 });
 // The host going away ends this process.

@@ -15,6 +15,7 @@ import {
   type InstanceCallRequest,
   type RunReporter,
 } from "../contract.js";
+import { answerHostCall } from "../host-calls.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
 import {
   outcomeFromWire,
@@ -49,6 +50,10 @@ function childEntry(): { path: string; execArgv: string[] } {
 
 interface PendingRun {
   reporter: RunReporter;
+  /** The run's value-size limit (host-call answers are checked against it). */
+  maxValueBytes: number;
+  /** Aborts the run's host calls once it ends. */
+  calls: AbortController;
   resolve(outcome: EngineRunOutcome): void;
   backstop: NodeJS.Timeout | undefined;
 }
@@ -102,7 +107,13 @@ class SandboxProcess {
     if (message.type === "ready" || message.type === "fatal") return;
     const run = this.pending.get(message.id);
     if (!run) return;
-    if (message.type === "console") run.reporter.onConsole(message.level, message.text);
+    if (message.type === "hostcall") {
+      const { id, call, name, args } = message;
+      void answerHostCall(run.reporter.onHostCall, name, args, run.calls.signal, run.maxValueBytes).then((answer) => {
+        if (!run.calls.signal.aborted)
+          this.child.send({ type: "hostreply", id, call, ...answer } satisfies HostMessage, () => {});
+      });
+    } else if (message.type === "console") run.reporter.onConsole(message.level, message.text);
     else if (message.type === "warning") run.reporter.onWarning(message.budget, message.fraction);
     else if (message.type === "result") this.resolveRun(message.id, outcomeFromWire(message));
   }
@@ -111,6 +122,7 @@ class SandboxProcess {
     const run = this.pending.get(id);
     if (!run) return;
     this.pending.delete(id);
+    run.calls.abort();
     if (run.backstop) clearTimeout(run.backstop);
     run.resolve(outcome);
     if (this.pending.size === 0) {
@@ -137,7 +149,13 @@ class SandboxProcess {
   submit(message: RunMessage | LoadMessage | CallMessage, reporter: RunReporter): Promise<EngineRunOutcome> {
     const { id, limits } = message;
     return new Promise<EngineRunOutcome>((resolve) => {
-      const run: PendingRun = { reporter, resolve, backstop: undefined };
+      const run: PendingRun = {
+        reporter,
+        maxValueBytes: limits.maxValueBytes,
+        calls: new AbortController(),
+        resolve,
+        backstop: undefined,
+      };
       // If the process stops answering (it should never), end it once the run is certainly over.
       if (limits.timeoutMs > 0) {
         run.backstop = setTimeout(() => {
@@ -325,7 +343,11 @@ export class V8Engine implements Engine {
     const onAbort = () => sandbox.abort(id);
     request.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await sandbox.submit(message(id), { onConsole: request.onConsole, onWarning: request.onWarning });
+      return await sandbox.submit(message(id), {
+        onConsole: request.onConsole,
+        onWarning: request.onWarning,
+        onHostCall: request.onHostCall,
+      });
     } finally {
       request.signal?.removeEventListener("abort", onAbort);
     }

@@ -6,10 +6,16 @@ import { GuestCode } from "../codegen.js";
 import { platformHostFunction } from "../platform-host.js";
 import type { ConsoleLevel, RunReporter, WarningBudget } from "../contract.js";
 
-const { HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_PLATFORM, HOST_WARN } = names;
+const { HOST_CALL, HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_PLATFORM, HOST_WARN } = names;
 
-/** Where a context's callbacks go for the run that owns it: its reporter, and its code generation (`engine/codegen.ts`). */
-export type ContextRun = RunReporter & { code?: GuestCode };
+/**
+ * Where a context's callbacks go for the run that owns it: its reporter, its code generation
+ * (`engine/codegen.ts`), and its host calls' requests (`engine/prelude-host.ts`).
+ */
+export type ContextRun = RunReporter & {
+  code?: GuestCode;
+  request?: (id: number, name: string, argsJson: string) => void;
+};
 
 const NO_RUN: ContextRun = { onConsole: () => {}, onWarning: () => {} };
 const NO_CODE = new GuestCode(() => undefined);
@@ -25,6 +31,8 @@ export interface PreparedContext {
   readonly api: ivm.Reference<Record<string, unknown>>;
   /** Callbacks of this context report to this run. */
   sink: ContextRun;
+  /** Answers a host call inside the context (the prelude's `settleCall`); failures are ignored (the run is over). */
+  settle(id: number, outcome: string, text: string): void;
   /** Releases the context and its references. */
   release(): void;
 }
@@ -134,6 +142,7 @@ export class IsolateSandbox {
     const prelude = await this.prelude;
     const context = await this.isolate.createContext();
     const handles: { release(): void }[] = [];
+    let settleCall: Promise<ivm.Reference<unknown>> | undefined;
     try {
       const prepared: PreparedContext = {
         context,
@@ -142,6 +151,12 @@ export class IsolateSandbox {
         finishModule: undefined as never,
         status: undefined as never,
         api: undefined as never,
+        settle: (id, outcome, text) => {
+          settleCall ??= prepared.api.get("settleCall", { reference: true }) as Promise<ivm.Reference<unknown>>;
+          settleCall
+            .then((ref) => ref.apply(undefined, [id, outcome, text], { result: { promise: false } }))
+            .catch(() => {});
+        },
         release: () => {
           for (const handle of handles.reverse()) handle.release();
           context.release();
@@ -170,6 +185,11 @@ export class IsolateSandbox {
       await context.global.set(HOST_COMPILE, compile);
       await context.global.set(HOST_ORIGINAL, original);
       await context.global.set(HOST_PLATFORM, new ivm.Callback(platformHostFunction(), { sync: true }));
+      const request = new ivm.Callback(
+        (id: number, name: string, argsJson: string) => prepared.sink.request?.(id, name, argsJson),
+        { ignored: true },
+      );
+      await context.global.set(HOST_CALL, request);
       const api = (await prelude.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
       handles.push(api);
       const get = async <T>(name: string) => {

@@ -11,7 +11,8 @@ import {
   type GuestStatus,
 } from "../outcome.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
-import { isolateMemoryMb, type IsolateSandbox, type PreparedContext } from "./sandbox.js";
+import { answerHostCall, sleepFor } from "../host-calls.js";
+import { isolateMemoryMb, type ContextRun, type IsolateSandbox, type PreparedContext } from "./sandbox.js";
 
 /** What {@link superviseRun} needs of a run or a warm call. */
 export interface SupervisedRequest extends RunReporter {
@@ -41,7 +42,7 @@ function rawGuestError(error: unknown): { name: string; message: string; stack: 
 export async function superviseRun(
   sandbox: IsolateSandbox,
   request: SupervisedRequest,
-  body: (reporter: RunReporter) => Promise<string>,
+  body: (reporter: ContextRun) => Promise<string>,
   context: () => PreparedContext | undefined,
 ): Promise<EngineRunOutcome> {
   const { limits } = request;
@@ -65,10 +66,29 @@ export async function superviseRun(
     sandbox.dispose();
   };
   request.signal?.addEventListener("abort", onAbort, { once: true });
+  // The run's host calls end with it.
+  const calls = new AbortController();
+  const hostRequest = (id: number, name: string, argsJson: string): void => {
+    const answer = (outcome: string, text: string) => {
+      if (!calls.signal.aborted) context()?.settle(id, outcome, text);
+    };
+    if (name === "timer") {
+      // Guest timers sleep here, in the sandbox process: [milliseconds].
+      const ms = Number((JSON.parse(argsJson) as unknown[])[0]) || 0;
+      void sleepFor(ms, calls.signal).then(() => answer("ok", ""));
+      return;
+    }
+    void answerHostCall(request.onHostCall, name, argsJson, calls.signal, limits.maxValueBytes).then((reply) =>
+      answer(reply.outcome, reply.text),
+    );
+  };
   let status: GuestStatus = { dead: undefined, instructions: 0, offHeapBytes: 0 };
   let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
   try {
-    const finished = await Promise.race([body({ onConsole: request.onConsole, onWarning: warn }), sandbox.lost]);
+    const finished = await Promise.race([
+      body({ onConsole: request.onConsole, onWarning: warn, request: hostRequest }),
+      sandbox.lost,
+    ]);
     const parsed = parseFinish(finished);
     status = parsed.status;
     outcome = status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json: parsed.json };
@@ -83,6 +103,7 @@ export async function superviseRun(
           ),
     };
   } finally {
+    calls.abort();
     watchdog.stop();
     request.signal?.removeEventListener("abort", onAbort);
   }

@@ -1,0 +1,130 @@
+import { names } from "../transform/index.js";
+
+const { HOST_CALL } = names;
+
+/**
+ * The prelude's part for the host-call channel: the one request/response
+ * path from a guest to the host's facilities (datastore, timers, spawn). A
+ * JavaScript source fragment spliced into the prelude's body after `kill`,
+ * `checkSize`, `stringify`, `parseJson`, `freeze`, `apply`, `native`,
+ * `defineProperty` and the Promise helpers.
+ *
+ * The guest side sends `__wardenCall(id, name, argsJson)` (a one-way host
+ * function the engine installs; arguments size-checked here first) and keeps
+ * the call's promise; the engine answers through the prelude's
+ * `settleCall(id, outcome, text)`: `"ok"` with the answer as JSON text,
+ * `"error"` with a message (the promise rejects with an Error), or `"limit"`
+ * with `[kind, limit, observed]` (a limit the host enforced, such as the
+ * datastore's size: terminal, like every limit). Calls still pending when a
+ * run ends are cancelled by the host.
+ *
+ * On top of it: the timers (`setTimeout`, `setInterval`, `clearTimeout`,
+ * `clearInterval`: one host sleep at a time, for the earliest deadline, so a
+ * guest with a million timers costs its own memory and one host timer), and
+ * `datastore(name)`.
+ */
+export const HOST_CALL_PRELUDE = String.raw`
+  const hostRequest = globalThis.${HOST_CALL};
+  delete globalThis.${HOST_CALL};
+  const ErrorCtor = Error;
+  const MapCtor = Map;
+  const mapGet = Map.prototype.get;
+  const mapSet = Map.prototype.set;
+  const mapDelete = Map.prototype.delete;
+  const calls = new MapCtor();
+  let nextCall = 1;
+  const hostCall = (name, args) => {
+    const text = checkSize(stringify(args));
+    const id = nextCall++;
+    return new PromiseCtor((resolve, reject) => {
+      apply(mapSet, calls, [id, { resolve, reject }]);
+      hostRequest(id, name, text);
+    });
+  };
+  const settleCall = (id, outcome, text) => {
+    const entry = apply(mapGet, calls, [id]);
+    if (entry === undefined) return;
+    apply(mapDelete, calls, [id]);
+    if (outcome === "ok") entry.resolve(text === "" ? undefined : parseJson(text));
+    else if (outcome === "limit") {
+      const [kind, limit, observed] = parseJson(text);
+      try {
+        kill(kind, limit, observed);
+      } catch (signal) {
+        entry.reject(signal);
+      }
+    } else entry.reject(new ErrorCtor(text));
+  };
+
+  const resetHostCalls = () => {
+    calls.clear();
+    timers.clear();
+    sleeping = 0;
+  };
+
+  // Timers: a heap-free list is enough (timers are few in practice; the host sleeps for the earliest).
+  const timers = new MapCtor();
+  let nextTimer = 1;
+  let sleeping = 0; // the deadline the host sleep in flight wakes at, or 0
+  const now = () => +hostPlatform("now", 0, 0);
+  const schedule = () => {
+    let earliest = 0;
+    for (const timer of timers.values()) if (earliest === 0 || timer.at < earliest) earliest = timer.at;
+    if (earliest === 0 || (sleeping !== 0 && sleeping <= earliest)) return;
+    sleeping = earliest;
+    then(hostCall("timer", [Math.max(0, earliest - now())]), () => {
+      sleeping = 0;
+      const due = now();
+      for (const [id, timer] of timers) {
+        if (timer.at > due) continue;
+        if (timer.every === undefined) timers.delete(id);
+        else timer.at = due + timer.every;
+        apply(timer.fn, undefined, timer.args);
+      }
+      schedule();
+    });
+  };
+  const addTimer = (fn, delay, args, repeat) => {
+    if (typeof fn !== "function") throw new TypeErrorCtor("The \"callback\" argument must be of type function");
+    const ms = delay > 0 ? +delay : 0;
+    const id = nextTimer++;
+    timers.set(id, { fn, args, at: now() + ms, every: repeat ? Math.max(1, ms) : undefined });
+    schedule();
+    return id;
+  };
+  const removeTimer = (id) => {
+    timers.delete(id);
+  };
+  const defineGlobal = (name, value) =>
+    defineProperty(globalThis, name, { value: native(value, name), writable: true, enumerable: false, configurable: true });
+  defineGlobal("setTimeout", { setTimeout: (fn, delay, ...args) => addTimer(fn, delay, args, false) }.setTimeout);
+  defineGlobal("setInterval", { setInterval: (fn, delay, ...args) => addTimer(fn, delay, args, true) }.setInterval);
+  defineGlobal("clearTimeout", { clearTimeout: (id) => removeTimer(id) }.clearTimeout);
+  defineGlobal("clearInterval", { clearInterval: (id) => removeTimer(id) }.clearInterval);
+
+  // The datastore: JSON values by key in namespaces the host lets this sandbox open.
+  const storeOperation = (namespace, op) =>
+    (...args) => hostCall("datastore", [namespace, op, args]);
+  defineGlobal(
+    "datastore",
+    {
+      datastore(name) {
+        if (typeof name !== "string") throw new TypeErrorCtor("datastore(name): the name must be a string");
+        const operation = (op) => storeOperation(name, op);
+        return freeze({
+          name,
+          get: operation("get"),
+          set: operation("set"),
+          delete: operation("delete"),
+          has: operation("has"),
+          keys: operation("keys"),
+          increment: operation("increment"),
+          push: operation("push"),
+          pop: operation("pop"),
+          shift: operation("shift"),
+          size: operation("size"),
+        });
+      },
+    }.datastore,
+  );
+`;
