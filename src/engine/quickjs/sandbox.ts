@@ -596,7 +596,15 @@ export class SandboxHost {
       let wake = state.wallDeadline;
       for (const due of state.timers.values()) wake = Math.min(wake, due);
       const waitMs = wake === Infinity ? undefined : Math.max(0, wake - now);
+      // A sleeping thread uses no CPU: publish what it used so far, and tell the main thread's
+      // backstop not to count the sleep as CPU (a sample "taken" in the far future), until it wakes.
+      const { clock } = this.control;
+      clock[CLOCK_CPU_MS] = state.cpuUsed = this.clock.now() - state.cpuStart;
+      clock[CLOCK_SAMPLED_AT] = Number.MAX_SAFE_INTEGER;
       Atomics.wait(this.control.mail, 0, 0, waitMs);
+      clock[CLOCK_SAMPLED_AT] = epochMs();
+      state.sampledAt = performance.now();
+      state.scheduleCpuCheck();
     }
   }
 
