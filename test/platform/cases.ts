@@ -734,6 +734,13 @@ return [none, before, s.aborted, s.reason.name, s.reason.code, delays, t(() => A
       expect: ["throws NotSupportedError", false, true, "TimeoutError", 23, [7], "throws TypeError"],
     },
     {
+      name: "loader: its own steps survive a polluted Object.prototype",
+      body: `Object.prototype.get = function () { return "polluted"; }; Object.prototype.value = 5;
+let r; try { TextDecoder = 1; r = [TextDecoder, Object.getOwnPropertyDescriptor(globalThis, "TextDecoder").writable]; } finally { delete Object.prototype.get; delete Object.prototype.value; }
+return [...r, typeof TextEncoder, new TextEncoder().encode("é").length];`,
+      expect: [1, true, "function", 2],
+    },
+    {
       name: "loader: globals can be redefined and frozen",
       body: `Object.defineProperty(globalThis, "Headers", { value: 7, writable: false, configurable: false }); void Request;
 return [Headers, Object.getOwnPropertyDescriptor(globalThis, "Headers").configurable, typeof Request, [...new Request("http://h/", { headers: { a: "1" } }).headers]];`,

@@ -58,36 +58,42 @@ export function install(
     return exports;
   }
 
+  // Descriptors without a prototype: a guest that put `get` or `value` on Object.prototype before a
+  // group loads must not turn them into something else.
   function settle(name: string, value: unknown): void {
-    defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+    const descriptor = create(null) as PropertyDescriptor;
+    descriptor.value = value;
+    descriptor.writable = true;
+    descriptor.configurable = true;
+    defineProperty(global, name, descriptor);
   }
 
-  const globals: Record<string, string> = create(null);
+  // One descriptor object serves every accessor (defineProperty copies it): fewer objects for QuickJS
+  // to make in every fresh context.
+  const accessor = create(null) as PropertyDescriptor;
+  accessor.configurable = true;
   for (const entry of __PLATFORM_GLOBALS__.split(";")) {
-    const [group, names] = entry.split(":") as [string, string];
-    for (const name of names.split(",")) globals[name] = group;
-  }
-
-  for (const name in globals) {
-    const group = globals[name] as string;
-    const get = function () {
-      const exports = require(group) as Record<string, unknown>;
-      // Every global of the group whose accessor is still ours becomes a data property.
-      for (const other in globals) {
-        if (globals[other] !== group) continue;
-        const descriptor = getOwnPropertyDescriptor(global, other);
-        if (descriptor && descriptor.get === getters[other]) settle(other, exports[other]);
-      }
-      return exports[name];
-    };
-    getters[name] = get;
-    defineProperty(global, name, {
-      get,
-      set(value: unknown) {
+    const colon = entry.indexOf(":");
+    const group = entry.slice(0, colon);
+    const names = entry.slice(colon + 1).split(",");
+    for (const name of names) {
+      const get = function () {
+        const exports = require(group) as Record<string, unknown>;
+        // Every global of the group whose accessor is still ours becomes a data property. (An index
+        // loop: the guest may have replaced Array.prototype[Symbol.iterator] by now.)
+        for (let i = 0; i < names.length; i++) {
+          const other = names[i] as string;
+          const descriptor = getOwnPropertyDescriptor(global, other);
+          if (descriptor && descriptor.get === getters[other]) settle(other, exports[other]);
+        }
+        return exports[name];
+      };
+      getters[name] = get;
+      accessor.get = get;
+      accessor.set = function (value: unknown) {
         settle(name, value);
-      },
-      enumerable: false,
-      configurable: true,
-    });
+      };
+      defineProperty(global, name, accessor);
+    }
   }
 }
