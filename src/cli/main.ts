@@ -41,10 +41,15 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
         "--filename <name>",
         `name shown in errors and stack traces; a .ts name strips types (default: the file's name, ${STDIN_FILENAME} for -)`,
       )
+      .option(
+        "--datastore <url>",
+        "datastore behind the guest's datastore(name): memory: or sqlite:PATH (default: none)",
+      )
       .addHelpText(
         "after",
         "\nA script's result is its last expression's value; a module's is its default export called with the input.\n" +
           "Script or module is told by content (import/export), for files and standard input alike.\n" +
+          "spawn(path, input) runs another module of the script's own directory (./task.js) in a sandbox of its own.\n" +
           "The guest's console output goes to stderr. Exit codes: 0 ok, 1 script error, 2 usage or config error, 3 limit exceeded.",
       ),
   ).action(async (file: string, options: Record<string, unknown>) => {
@@ -56,6 +61,7 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
           input: typeof options["input"] === "string" ? options["input"] : undefined,
           json: options["json"] === true,
           filename: typeof options["filename"] === "string" ? options["filename"] : undefined,
+          datastore: typeof options["datastore"] === "string" ? options["datastore"] : undefined,
           limits: limitInputsFrom(options, io),
         },
         io,

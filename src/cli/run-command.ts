@@ -1,10 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { ConfigError, isLimitExceeded, isScriptError, type WardenError } from "../errors/index.js";
 import { formatSize } from "../units/index.js";
 import { definitionOf, LIMIT_DEFINITIONS, resolveLimits, type LimitInputs, type LimitKey } from "../limits/index.js";
 import { createEngine, ENGINE_NAMES, type Usage } from "../engine/index.js";
-import { Runtime } from "../runtime/index.js";
+import { Runtime, directoryModules } from "../runtime/index.js";
+import { createDatastore, type Datastore } from "../datastore/index.js";
 import { EXIT, type CliIO } from "./io.js";
 
 /** Options of `warden run`. */
@@ -17,6 +18,8 @@ export interface RunCommandOptions {
   json: boolean;
   /** `--filename`: the name shown in errors and used for the `.ts` rule, instead of the file's own name. */
   filename?: string | undefined;
+  /** `--datastore`: the URL of the datastore behind the guest's `datastore(name)`. */
+  datastore?: string | undefined;
   /** Resolver inputs from the limit flags. */
   limits: LimitInputs;
 }
@@ -124,6 +127,21 @@ function usageLine(usage: Usage): string {
   return `wall ${usage.wallMs.toFixed(1)}ms, cpu ${usage.cpuMs.toFixed(1)}ms, ${usage.instructions} instructions, peak memory ${formatSize(usage.peakMemoryBytes)}`;
 }
 
+/** Opens `--datastore URL`; a bad URL is a usage error naming the flag. */
+async function openDatastore(url: string, maxDatastoreBytes: number, cwd: string): Promise<Datastore> {
+  try {
+    return await createDatastore(url, { maxDatastoreBytes, cwd });
+  } catch (error) {
+    throw new ConfigError({
+      source: "the flag --datastore",
+      value: url,
+      expected: "memory: or sqlite:PATH (such as sqlite:./data.db)",
+      reason: (error as Error).message,
+      cause: error,
+    });
+  }
+}
+
 /**
  * `warden run <file>`: runs one script or module and prints its result as JSON.
  * `file` may be `-` to read the source from standard input (shown as
@@ -141,8 +159,27 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
   const filename = options.filename === undefined ? undefined : checkFilename(options.filename);
   const input = await readInput(options.input, io);
   const { source, filename: shownAs } = await readSource(file, filename, io);
-  const engine = await createEngine(options.engine, { poolSize: 1 });
-  const runtime = new Runtime(engine, limits);
+  const datastore =
+    options.datastore === undefined
+      ? undefined
+      : await openDatastore(options.datastore, limits.values.maxDatastoreBytes, io.cwd);
+  const owned = datastore ? [datastore] : [];
+  let engine;
+  try {
+    engine = await createEngine(options.engine, { poolSize: 1 });
+  } catch (error) {
+    await datastore?.close();
+    throw error;
+  }
+  // spawn(path): modules of the script's own directory (the working directory for standard input).
+  const directory = file === STDIN_ARGUMENT ? io.cwd : dirname(resolve(io.cwd, file));
+  const runtime = new Runtime(
+    engine,
+    limits,
+    { datastore: datastore ? { store: datastore, namespaces: "*" } : undefined },
+    owned,
+    directoryModules(directory),
+  );
   runtime.on("warning", (w) => io.err(`warden: warning: ${w.message}\n`));
   try {
     const result = await runtime.run(source, {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { isLimitExceeded } from "../errors/index.js";
 
 /**
@@ -13,7 +14,7 @@ export type HostCallHandler = (name: string, argsJson: string, signal: AbortSign
 /** How a host call ended, as the prelude's `settleCall` takes it (see `prelude-host.ts`). */
 export interface HostCallAnswer {
   outcome: "ok" | "error" | "limit";
-  /** `ok`: the answer as JSON text; `error`: the message; `limit`: `[kind, limit, observed]` as JSON. */
+  /** `ok`: the answer as JSON text; `error`: `{ name, message, code? }` as JSON; `limit`: `[kind, limit, observed]` as JSON. */
   text: string;
 }
 
@@ -29,7 +30,12 @@ export async function answerHostCall(
   signal: AbortSignal,
   maxValueBytes: number,
 ): Promise<HostCallAnswer> {
-  if (!handler) return { outcome: "error", text: `${name} is not available in this sandbox` };
+  if (!handler) {
+    return {
+      outcome: "error",
+      text: JSON.stringify({ name: "Error", message: `${name} is not available in this sandbox` }),
+    };
+  }
   try {
     const text = await handler(name, argsJson, signal);
     if (maxValueBytes > 0 && text.length > maxValueBytes) {
@@ -40,7 +46,17 @@ export async function answerHostCall(
     if (isLimitExceeded(error)) {
       return { outcome: "limit", text: JSON.stringify([error.kind, error.limit, error.observed ?? -1]) };
     }
-    return { outcome: "error", text: error instanceof Error ? error.message : String(error) };
+    // The guest's Error gets the name, message and code (a spawned task's typed error keeps them).
+    const failure = error instanceof Error ? error : new Error(String(error));
+    const code = (failure as { code?: unknown }).code;
+    return {
+      outcome: "error",
+      text: JSON.stringify({
+        name: failure.name,
+        message: failure.message,
+        ...(typeof code === "string" ? { code } : {}),
+      }),
+    };
   }
 }
 
@@ -56,4 +72,14 @@ export function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/**
+ * The controller of a run's host calls: every pending call (a spawned task, a datastore
+ * operation) listens to its signal, so it may have any number of listeners.
+ */
+export function unboundedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

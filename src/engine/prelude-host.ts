@@ -53,7 +53,13 @@ export const HOST_CALL_PRELUDE = String.raw`
       } catch (signal) {
         entry.reject(signal);
       }
-    } else entry.reject(new ErrorCtor(text));
+    } else {
+      const info = parseJson(text);
+      const error = new ErrorCtor(info.message);
+      if (info.name !== "Error") defineProperty(error, "name", { value: info.name, writable: true, enumerable: false, configurable: true });
+      if (info.code !== undefined) error.code = info.code;
+      entry.reject(error);
+    }
   };
 
   const resetHostCalls = () => {
@@ -101,6 +107,53 @@ export const HOST_CALL_PRELUDE = String.raw`
   defineGlobal("setInterval", { setInterval: (fn, delay, ...args) => addTimer(fn, delay, args, true) }.setInterval);
   defineGlobal("clearTimeout", { clearTimeout: (id) => removeTimer(id) }.clearTimeout);
   defineGlobal("clearInterval", { clearInterval: (id) => removeTimer(id) }.clearInterval);
+
+  // spawn and parallel: other modules, each in a sandbox of its own, under the task cap.
+  const spawnTask = (specifier, input, limits) =>
+    hostCall("spawn", [typeof specifier === "string" ? specifier : String(specifier), input === undefined ? null : stringify(input), limits === undefined ? null : limits]);
+  defineGlobal(
+    "spawn",
+    {
+      spawn(specifier, input, options) {
+        return spawnTask(specifier, input, options !== null && typeof options === "object" ? options.limits : undefined);
+      },
+    }.spawn,
+  );
+  defineGlobal(
+    "parallel",
+    {
+      parallel(tasks, options) {
+        const list = [...tasks];
+        const wanted = options !== null && typeof options === "object" ? +options.concurrency : 0;
+        const width = wanted >= 1 ? Math.min(Math.floor(wanted), list.length) : list.length;
+        return new PromiseCtor((resolve, reject) => {
+          const results = new Array(list.length);
+          let started = 0;
+          let finished = 0;
+          if (list.length === 0) return resolve(results);
+          const start = () => {
+            const index = started++;
+            const task = list[index];
+            const [specifier, input, limits] = isArray(task)
+              ? [task[0], task[1], task[2]]
+              : task !== null && typeof task === "object"
+                ? [task.specifier, task.input, task.limits]
+                : [task, undefined, undefined];
+            apply(promiseThen, spawnTask(specifier, input, limits), [
+              (value) => {
+                results[index] = value;
+                finished++;
+                if (finished === list.length) resolve(results);
+                else if (started < list.length) start();
+              },
+              reject,
+            ]);
+          };
+          for (let i = 0; i < width; i++) start();
+        });
+      },
+    }.parallel,
+  );
 
   // The datastore: JSON values by key in namespaces the host lets this sandbox open.
   const storeOperation = (namespace, op) =>

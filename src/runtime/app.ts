@@ -75,6 +75,10 @@ export interface AppHost {
   reporter(filename: string, limits: LimitValues, onConsole?: (level: ConsoleLevel, text: string) => void): RunReporter;
   /** Called once the app is closed (the runtime forgets it). */
   closed(app: LoadedApp): void;
+  /** Counts a warm call in against `cap` (its `maxConcurrentTasks`); the limit error when at the cap. */
+  enterTask(cap: number): LimitExceededError | undefined;
+  /** Counts a warm call out. */
+  leaveTask(): void;
 }
 
 interface Waiter {
@@ -227,6 +231,20 @@ export class LoadedApp {
 
   /** Runs one call on an instance, recycling the instance when the call leaves it in doubt. */
   private async invoke(kind: InstanceCallKind, inputJson: string, options: CallOptions): Promise<EngineRunOutcome> {
+    const refused = this.host.enterTask(this.callLimits(options).maxConcurrentTasks);
+    if (refused) return { ok: false, error: refused, usage: emptyUsage() };
+    try {
+      return await this.invokeCounted(kind, inputJson, options);
+    } finally {
+      this.host.leaveTask();
+    }
+  }
+
+  private async invokeCounted(
+    kind: InstanceCallKind,
+    inputJson: string,
+    options: CallOptions,
+  ): Promise<EngineRunOutcome> {
     const limits = overrideLimits(this.limits, options.limits).values;
     let instance: EngineInstance;
     try {

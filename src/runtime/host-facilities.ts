@@ -7,20 +7,53 @@ import {
   type NamespacePolicy,
 } from "../datastore/index.js";
 
+/** A spawned task's request, as the guest's `spawn(specifier, input, { limits })` makes it. */
+export interface SpawnRequest {
+  specifier: string;
+  /** The input as JSON text, or undefined for none. */
+  inputJson: string | undefined;
+  /** The guest's limit overrides for the task (checked by the limits model). */
+  limits: Record<string, unknown> | undefined;
+  /** Milliseconds the parent has left (the task's wall clock never outlives it), or undefined for no limit. */
+  remainingMs: number | undefined;
+  /** Aborts when the parent ends: its unfinished tasks are cancelled. */
+  signal: AbortSignal;
+  /** The parent's limits: a task starts from them (its own overrides on top). */
+  parentLimits: LimitValues;
+}
+
 /** The host facilities a runtime hands its guests. */
 export interface HostFacilities {
   /** The datastore behind the guests' `datastore(name)`, and which namespaces they may open. */
   datastore?: { store: Datastore; namespaces: NamespacePolicy } | undefined;
+  /** Runs a spawned task to its value as JSON text; rejects with the task's error. */
+  spawn?: ((request: SpawnRequest) => Promise<string>) | undefined;
 }
 
 /**
  * The host-call handler of one run or call: the guest's `datastore(name)`
  * operations on the runtime's datastore, each namespace capped at the run's
- * `maxDatastoreBytes`. Every argument comes from the guest and is checked by
+ * `maxDatastoreBytes`, and its `spawn(...)` tasks, whose wall clock never
+ * outlives the run's. Every argument comes from the guest and is checked by
  * the facility it names.
  */
 export function hostCallHandler(facilities: HostFacilities, limits: LimitValues): HostCallHandler {
-  return async (name, argsJson) => {
+  const startedAt = performance.now();
+  return async (name, argsJson, signal) => {
+    if (name === "spawn") {
+      if (!facilities.spawn) throw new Error("spawn() is not available in this sandbox");
+      const [specifier, inputJson, overrides] = JSON.parse(argsJson) as [unknown, unknown, unknown];
+      if (typeof specifier !== "string") throw new TypeError("spawn(specifier): the specifier must be a string");
+      return facilities.spawn({
+        specifier,
+        inputJson: typeof inputJson === "string" ? inputJson : undefined,
+        limits:
+          overrides !== null && typeof overrides === "object" ? (overrides as Record<string, unknown>) : undefined,
+        remainingMs: limits.timeoutMs > 0 ? Math.max(1, limits.timeoutMs - (performance.now() - startedAt)) : undefined,
+        signal,
+        parentLimits: limits,
+      });
+    }
     if (name === "datastore") {
       const datastore = facilities.datastore;
       if (!datastore) throw new Error("datastore() is not available: this runtime has no datastore");

@@ -1,5 +1,12 @@
 import { EventEmitter } from "node:events";
-import { DisposedError, isWardenError, EngineError, AbortedError } from "../errors/index.js";
+import {
+  AbortedError,
+  DisposedError,
+  EngineError,
+  LimitExceededError,
+  isLimitExceeded,
+  isWardenError,
+} from "../errors/index.js";
 import {
   overrideLimits,
   resolveLimits,
@@ -18,7 +25,8 @@ import {
   type WarningBudget,
 } from "../engine/index.js";
 import { LoadedApp, type AppHost, type LoadOptions } from "./app.js";
-import { hostCallHandler, type HostFacilities } from "./host-facilities.js";
+import { hostCallHandler, type HostFacilities, type SpawnRequest } from "./host-facilities.js";
+import { mapModules, type ModuleResolver } from "./modules.js";
 import { checkNamespacePolicy, createDatastore, type Datastore, type NamespacePolicy } from "../datastore/index.js";
 import { encodeInput, parseOutcome, type RunResult } from "./values.js";
 
@@ -49,6 +57,11 @@ export interface RuntimeOptions {
   datastore?: Datastore | string;
   /** Which datastore namespaces guests may open: `"*"`, a list of names, or a predicate. @default "*" */
   datastoreNamespaces?: NamespacePolicy;
+  /**
+   * The modules guests may `spawn(specifier, input, { limits })`: a map of names to sources, or a
+   * resolver. Without it, `spawn()` fails with an error saying so.
+   */
+  modules?: Readonly<Record<string, string>> | ModuleResolver;
 }
 
 /** Options of one {@link Runtime.run}. */
@@ -103,16 +116,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The engine's name. */
   readonly engine: EngineName;
   private readonly backend: Engine;
+  private readonly facilities: HostFacilities;
   private closed = false;
 
   /** @internal Use {@link createRuntime}. `owned` are resources the runtime closes with itself. */
   constructor(
     backend: Engine,
     limits: ResolvedLimits,
-    private readonly facilities: HostFacilities = {},
+    facilities: Omit<HostFacilities, "spawn"> = {},
     private readonly owned: { close(): Promise<void> }[] = [],
+    private readonly modules?: ModuleResolver,
   ) {
     super();
+    this.facilities = { ...facilities, spawn: (request) => this.spawnTask(request) };
     this.backend = backend;
     this.engine = backend.name;
     this.limits = limits;
@@ -136,15 +152,59 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const typed = isWardenError(error) ? error : new EngineError("the input could not be encoded", { cause: error });
       return { ok: false, error: typed, usage: emptyUsage() };
     }
-    const outcome = await this.backend.run({
-      ...this.reporter(filename, limits, options.onConsole),
-      source,
-      filename,
-      limits,
-      inputJson,
-      signal: options.signal,
+    const refused = this.enterTask(limits.maxConcurrentTasks);
+    if (refused) return { ok: false, error: refused, usage: emptyUsage() };
+    try {
+      const outcome = await this.backend.run({
+        ...this.reporter(filename, limits, options.onConsole),
+        source,
+        filename,
+        limits,
+        inputJson,
+        signal: options.signal,
+      });
+      return parseOutcome(outcome);
+    } finally {
+      this.activeTasks--;
+    }
+  }
+
+  /** Runs, warm calls and spawned tasks alive now (what `maxConcurrentTasks` caps). */
+  private activeTasks = 0;
+
+  /** Counts a task in, or gives the tasks limit error when the runtime already has `cap` (0/-1: no cap). */
+  private enterTask(cap: number): LimitExceededError | undefined {
+    if (cap > 0 && this.activeTasks >= cap) return new LimitExceededError({ kind: "tasks", limit: cap });
+    this.activeTasks++;
+    return undefined;
+  }
+
+  /**
+   * Runs a guest's `spawn(specifier, input, { limits })`: the module the runtime's resolver
+   * names, in a sandbox of its own, under the runtime's limits with the task's overrides, its
+   * wall clock within what its parent has left, cancelled with its parent. Resolves to its
+   * value as JSON text; rejects with its error (the task cap's error ends the parent too).
+   */
+  private async spawnTask(request: SpawnRequest): Promise<string> {
+    if (!this.modules)
+      throw new Error("spawn() is not available: this runtime has no modules (createRuntime({ modules }))");
+    const module = await this.modules(request.specifier);
+    if (!module) throw new Error(`spawn: no module named ${JSON.stringify(request.specifier)}`);
+    // A task starts from its parent's limits (a strict parent cannot spawn relaxed tasks by default).
+    const overrides: LimitOptions = { ...request.parentLimits, ...(request.limits as LimitOptions | undefined) };
+    const own = overrideLimits(this.limits, overrides).values.timeoutMs;
+    if (request.remainingMs !== undefined && (own <= 0 || own > request.remainingMs)) {
+      overrides.timeoutMs = Math.ceil(request.remainingMs);
+    }
+    const result = await this.run(module.source, {
+      filename: module.filename,
+      ...(request.inputJson === undefined ? {} : { input: JSON.parse(request.inputJson) as unknown }),
+      limits: overrides,
+      signal: request.signal,
     });
-    return parseOutcome(outcome);
+    if (result.ok) return JSON.stringify(result.value) ?? "";
+    if (isLimitExceeded(result.error) && result.error.kind === "tasks") throw result.error;
+    throw Object.assign(new Error(result.error.message), { name: result.error.name, code: result.error.code });
   }
 
   /**
@@ -167,6 +227,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     engine: undefined as never,
     limits: undefined as never,
     reporter: (filename, limits, onConsole) => this.reporter(filename, limits, onConsole),
+    enterTask: (cap) => this.enterTask(cap),
+    leaveTask: () => void this.activeTasks--,
     closed: (app) => this.apps.delete(app),
   };
 
@@ -238,7 +300,13 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       options.engine ?? "v8",
       options.poolSize !== undefined ? { poolSize: options.poolSize } : {},
     );
-    return new Runtime(engine, limits, { datastore: store ? { store, namespaces } : undefined }, owned);
+    const modules =
+      typeof options.modules === "function"
+        ? options.modules
+        : options.modules
+          ? mapModules(options.modules)
+          : undefined;
+    return new Runtime(engine, limits, { datastore: store ? { store, namespaces } : undefined }, owned, modules);
   } catch (error) {
     await Promise.all(owned.map((resource) => resource.close()));
     throw error;

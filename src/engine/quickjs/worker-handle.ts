@@ -1,5 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import { answerHostCall } from "../host-calls.js";
+import { answerHostCall, unboundedController } from "../host-calls.js";
 import type { RunReporter, Usage } from "../contract.js";
 import type { CallMessage, LoadMessage, RunMessage, SandboxMessage, WireOutcome } from "../protocol.js";
 import {
@@ -203,7 +203,7 @@ export class QuickJSWorker {
         id,
         listener,
         resolve,
-        calls: new AbortController(),
+        calls: unboundedController(),
         maxValueBytes: message.limits.maxValueBytes,
       };
       this.worker.ref();

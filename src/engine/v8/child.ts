@@ -122,8 +122,10 @@ function hostReplied(message: HostReplyMessage): void {
   if (!pending) return;
   hostCalls.delete(key);
   if (message.outcome === "ok") pending.resolve(message.text);
-  else if (message.outcome === "error") pending.reject(new Error(message.text));
-  else {
+  else if (message.outcome === "error") {
+    const { name, message: text, code } = JSON.parse(message.text) as { name: string; message: string; code?: string };
+    pending.reject(Object.assign(new Error(text), { name, ...(code === undefined ? {} : { code }) }));
+  } else {
     const [kind, limit, observed] = JSON.parse(message.text) as [LimitKind, number, number];
     pending.reject(new LimitExceededError({ kind, limit, ...(observed >= 0 ? { observed } : {}) }));
   }

@@ -15,7 +15,7 @@ import {
   type InstanceCallRequest,
   type RunReporter,
 } from "../contract.js";
-import { answerHostCall } from "../host-calls.js";
+import { answerHostCall, unboundedController } from "../host-calls.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
 import {
   outcomeFromWire,
@@ -152,7 +152,7 @@ class SandboxProcess {
       const run: PendingRun = {
         reporter,
         maxValueBytes: limits.maxValueBytes,
-        calls: new AbortController(),
+        calls: unboundedController(),
         resolve,
         backstop: undefined,
       };
