@@ -117,7 +117,7 @@ for (const engine of TEST_ENGINES) {
       });
     });
 
-    test("module state persists between requests and ctx.waitUntil work finishes with its call", async () => {
+    test("module state persists between requests; timers work; ctx.waitUntil work finishes with its call", async () => {
       await withApp(engine, { instances: 1 }, async (app) => {
         const hits: string[] = [];
         for (let i = 0; i < 3; i++) hits.push((await get(app, "/")).headers.get("x-hits") ?? "");
@@ -125,7 +125,8 @@ for (const engine of TEST_ENGINES) {
         assert.equal((await get(app, "/later")).text, "scheduled");
         assert.equal((await get(app, "/later")).text, "scheduled");
         assert.deepEqual(JSON.parse((await get(app, "/background")).text), { background: 2 });
-        assert.deepEqual(app.stats(), { instances: 1, busy: 0, queued: 0, calls: 6, loads: 1, recycled: 0 });
+        assert.deepEqual(JSON.parse((await get(app, "/sleep/15")).text), { slept: true });
+        assert.deepEqual(app.stats(), { instances: 1, busy: 0, queued: 0, calls: 7, loads: 1, recycled: 0 });
       });
     });
 
@@ -161,26 +162,22 @@ for (const engine of TEST_ENGINES) {
         });
         // A response body over the cap is stopped in the sandbox and its instance recycled.
         await assert.rejects(app.fetch(new Request(`${ORIGIN}/big/5000`)), { code: "WARDEN_LIMIT_VALUE_SIZE" });
-        assert.equal((await get(app, "/big/2000")).text.length, 2000);
+        assert.equal((await get(app, "/big/4000")).text.length, 4000);
         const stats = app.stats();
         assert.equal(stats.recycled, 1, "only the oversized response recycled its instance");
         assert.equal(stats.loads, 2);
       });
     });
 
-    test(
-      "a response body just under maxValueBytes is served",
-      {
-        todo:
-          "the sandbox checks the encoded answer (headers + base64 body, 4/3 of the body) against maxValueBytes, " +
-          "so bodies over about 3/4 of the cap are refused and their instance recycled",
-      },
-      async () => {
-        await withApp(engine, { instances: 1, limits: { maxValueBytes: 4096 } }, async (app) => {
-          assert.equal((await get(app, "/big/4000")).text.length, 4000);
-        });
-      },
-    );
+    test("bodies of exactly maxValueBytes pass both ways; the cap is on the bytes, not their encoding", async () => {
+      await withApp(engine, { instances: 1, limits: { maxValueBytes: 4096 } }, async (app) => {
+        assert.equal((await get(app, "/big/4096")).text.length, 4096);
+        const size = await get(app, "/size", { method: "POST", body: new Uint8Array(4096) });
+        assert.deepEqual(JSON.parse(size.text), { bytes: 4096 });
+        await assert.rejects(app.fetch(new Request(`${ORIGIN}/big/4097`)), { code: "WARDEN_LIMIT_VALUE_SIZE" });
+        assert.equal((await get(app, "/big/10")).text, "x".repeat(10), "a fresh instance serves the next request");
+      });
+    });
 
     test("requests in flight share the app's instances, first come first served", async () => {
       await withApp(engine, { instances: 2 }, async (app) => {
