@@ -91,6 +91,12 @@ export interface EngineRunRequest extends RunReporter {
   inputJson: string | undefined;
   /** Stops the run at once when aborted; the run then ends with an `AbortedError`. */
   signal?: AbortSignal | undefined;
+  /**
+   * A task spawned by a run in flight: it never waits for room in the engine's pool, since its
+   * parent holds some while it waits for the task (waiting would deadlock a full pool). The
+   * runtime's task cap bounds how many there are.
+   */
+  nested?: boolean | undefined;
 }
 
 /** What an engine hands back. `json` is the result as JSON text; empty means `undefined`. */

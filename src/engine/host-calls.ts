@@ -83,3 +83,6 @@ export function unboundedController(): AbortController {
   setMaxListeners(0, controller.signal);
   return controller;
 }
+
+/** The reason a run's host calls are aborted with (made once: a reason-less abort builds a DOMException each time). */
+export const RUN_ENDED = new Error("the run ended");

@@ -208,8 +208,19 @@ ${MEMORY_PRELUDE}
     return text;
   };
 
+  const ErrorBase = Error;
   const format = (value) => {
     if (typeof value === "string") return value;
+    // Errors print their stack, as node prints them (JSON would show "{}").
+    if (value instanceof ErrorBase) {
+      try {
+        const stack = value.stack;
+        const head = StringCtor(value);
+        if (typeof stack !== "string" || stack === "") return head;
+        // QuickJS's stacks list the frames only.
+        return stack.slice(0, head.length) === head ? stack : head + "\n" + stack;
+      } catch {}
+    }
     if (typeof value === "function") return "[Function " + (value.name || "anonymous") + "]";
     if (typeof value === "object" && value !== null) {
       try {

@@ -86,6 +86,17 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+/** Headers that describe a message's framing on the wire, which the host computes itself. */
+const FRAMING_HEADERS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+]);
+
 /** The HTTP statuses whose responses have no body (the host's Response refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
@@ -319,8 +330,11 @@ export class LoadedApp {
     const result = parseOutcome(await this.invoke("fetch", JSON.stringify(description), options));
     if (!result.ok) throw result.error;
     const answer = result.value as FetchAnswer;
+    // Framing is the host's business (as in Workers): the guest's framing headers are dropped.
     const headers = new Headers();
-    for (const [name, value] of answer.headers) headers.append(name, value);
+    for (const [name, value] of answer.headers) {
+      if (!FRAMING_HEADERS.has(name.toLowerCase())) headers.append(name, value);
+    }
     const bytes = Buffer.from(answer.body, "base64");
     if (maxValueBytes > 0 && bytes.length > maxValueBytes) {
       throw new LimitExceededError({ kind: "value_size", limit: maxValueBytes, observed: bytes.length });

@@ -138,6 +138,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Runs a script or an ES module. Never throws for anything the guest does; the result says what happened. */
   async run(source: string, options: RunOptions = {}): Promise<RunResult> {
+    return this.runTask(source, options, false);
+  }
+
+  /** A run, or (`nested`) a task spawned by a run in flight, which never waits for room in the engine. */
+  private async runTask(source: string, options: RunOptions, nested: boolean): Promise<RunResult> {
     if (this.closed) throw new DisposedError("this runtime");
     const filename = options.filename ?? "guest.js";
     const limits = overrideLimits(this.limits, options.limits).values;
@@ -162,6 +167,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         limits,
         inputJson,
         signal: options.signal,
+        nested,
       });
       return parseOutcome(outcome);
     } finally {
@@ -193,15 +199,21 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // A task starts from its parent's limits (a strict parent cannot spawn relaxed tasks by default).
     const overrides: LimitOptions = { ...request.parentLimits, ...(request.limits as LimitOptions | undefined) };
     const own = overrideLimits(this.limits, overrides).values.timeoutMs;
+    // Within what the parent has left (plus a little, so that the parent's own timeout speaks
+    // first; the parent's end cancels the task in any case).
     if (request.remainingMs !== undefined && (own <= 0 || own > request.remainingMs)) {
-      overrides.timeoutMs = Math.ceil(request.remainingMs);
+      overrides.timeoutMs = Math.ceil(request.remainingMs) + 50;
     }
-    const result = await this.run(module.source, {
-      filename: module.filename,
-      ...(request.inputJson === undefined ? {} : { input: JSON.parse(request.inputJson) as unknown }),
-      limits: overrides,
-      signal: request.signal,
-    });
+    const result = await this.runTask(
+      module.source,
+      {
+        filename: module.filename,
+        ...(request.inputJson === undefined ? {} : { input: JSON.parse(request.inputJson) as unknown }),
+        limits: overrides,
+        signal: request.signal,
+      },
+      true,
+    );
     if (result.ok) return JSON.stringify(result.value) ?? "";
     if (isLimitExceeded(result.error) && result.error.kind === "tasks") throw result.error;
     throw Object.assign(new Error(result.error.message), { name: result.error.name, code: result.error.code });

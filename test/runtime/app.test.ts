@@ -217,6 +217,27 @@ for (const engine of TEST_ENGINES) {
       });
     });
 
+    test("fetch: the guest's framing headers are dropped; an Error logged prints its stack", async () => {
+      await withRuntime(engine, async (runtime) => {
+        const app = await runtime.load(
+          `export default { fetch(request) {
+            console.error(new TypeError("logged"));
+            return new Response("ab", { status: 202, headers: { "transfer-encoding": "chunked", "content-length": "999", "x-kept": "1" } });
+          } }`,
+        );
+        const lines: string[] = [];
+        const response = await app.fetch(new Request("http://app.local/"), {
+          onConsole: (_level, text) => lines.push(text),
+        });
+        assert.equal(response.status, 202);
+        assert.equal(await response.text(), "ab");
+        assert.equal(response.headers.get("x-kept"), "1");
+        assert.equal(response.headers.get("transfer-encoding"), null);
+        assert.equal(response.headers.get("content-length"), null);
+        assert.match(lines[0] ?? "", /^TypeError: logged\n\s+at /);
+      });
+    });
+
     test("close releases the instances; later calls throw DisposedError; runtime.close closes its apps", async () => {
       const runtime = await testRuntime(engine);
       const app = await runtime.load(COUNTER);

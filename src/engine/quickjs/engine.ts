@@ -134,20 +134,32 @@ export class QuickJSEngine implements Engine {
     const { source, filename, limits, inputJson, signal } = request;
     let worker: QuickJSWorker | "aborted";
     try {
-      worker = await this.acquire(signal);
+      worker = request.nested ? await this.acquireNested() : await this.acquire(signal);
     } catch (error) {
       const failure = isWardenError(error) ? error : new EngineError(String(error), { cause: error });
       return { ok: false, error: failure, usage: emptyUsage() };
     }
     if (worker === "aborted") return { ok: false, error: aborted(signal), usage: emptyUsage() };
-    return this.supervise(
-      worker,
-      request,
-      { type: "run", source, filename, limits, inputJson },
-      this.pool,
-      lastAttempt,
-    );
+    const owner = this.extraWorkers.has(worker) ? this.instanceOwner : this.pool;
+    return this.supervise(worker, request, { type: "run", source, filename, limits, inputJson }, owner, lastAttempt);
   }
+
+  /**
+   * A worker for a spawned task: an idle one of the pool if there is one, else a worker of its
+   * own beyond the pool's size (its parent's worker waits for it), ended after the task.
+   */
+  private async acquireNested(): Promise<QuickJSWorker> {
+    const idle = this.pool.tryAcquire();
+    if (idle) return idle;
+    const worker = this.spawnWorker();
+    this.instanceWorkers.add(worker);
+    this.extraWorkers.add(worker);
+    await worker.ready;
+    return worker;
+  }
+
+  /** Workers started beyond the pool for spawned tasks (see {@link acquireNested}). */
+  private readonly extraWorkers = new Set<QuickJSWorker>();
 
   /**
    * Sends a worker a message that runs guest code and waits for its answer, under a backstop
@@ -268,8 +280,12 @@ export class QuickJSEngine implements Engine {
   /** Workers of warm instances, each owned by its instance (ended with it, or with the engine). */
   private readonly instanceWorkers = new Set<QuickJSWorker>();
   private readonly instanceOwner: WorkerOwner = {
-    release: () => {},
+    // An extra worker (a spawned task's) ends with its task; an instance's stays with the instance.
+    release: (worker) => {
+      if (this.extraWorkers.has(worker)) this.instanceOwner.discard(worker);
+    },
     discard: (worker) => {
+      this.extraWorkers.delete(worker);
       this.instanceWorkers.delete(worker);
       void worker.terminate().catch(() => {});
     },

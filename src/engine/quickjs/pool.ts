@@ -45,6 +45,17 @@ export class WorkerPool {
     return promise;
   }
 
+  /** An idle worker at once, or undefined when none is idle (never waits, never starts one). */
+  tryAcquire(): QuickJSWorker | undefined {
+    if (this.closed) return undefined;
+    while (this.idle.length > 0) {
+      const worker = this.idle.shift()!;
+      if (worker.alive) return worker;
+      this.all.delete(worker);
+    }
+    return undefined;
+  }
+
   /** Gives a worker back after a run. A worker that is no longer alive is replaced. */
   release(worker: QuickJSWorker): void {
     if (!worker.alive || this.closed) {

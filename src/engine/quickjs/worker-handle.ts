@@ -1,5 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import { answerHostCall, unboundedController } from "../host-calls.js";
+import { RUN_ENDED, answerHostCall, unboundedController } from "../host-calls.js";
 import type { RunReporter, Usage } from "../contract.js";
 import type { CallMessage, LoadMessage, RunMessage, SandboxMessage, WireOutcome } from "../protocol.js";
 import {
@@ -80,8 +80,8 @@ export class QuickJSWorker {
         id: number;
         listener: RunReporter;
         resolve: (outcome: WorkerOutcome) => void;
-        /** Aborts the run's host calls once it ends. */
-        calls: AbortController;
+        /** Aborts the run's host calls once it ends (made on its first host call). */
+        calls: AbortController | undefined;
         maxValueBytes: number;
       }
     | undefined;
@@ -203,7 +203,7 @@ export class QuickJSWorker {
         id,
         listener,
         resolve,
-        calls: unboundedController(),
+        calls: undefined,
         maxValueBytes: message.limits.maxValueBytes,
       };
       this.worker.ref();
@@ -221,20 +221,20 @@ export class QuickJSWorker {
   private answerHostCall(message: Extract<SandboxMessage, { type: "hostcall" }>): void {
     const pending = this.pending!;
     const { id, call, name, args } = message;
-    void answerHostCall(pending.listener.onHostCall, name, args, pending.calls.signal, pending.maxValueBytes).then(
-      (answer) => {
-        if (pending.calls.signal.aborted || this.exited) return;
-        this.replies.postMessage({ id, call, ...answer } satisfies HostReply);
-        Atomics.store(this.control.mail, 0, 1);
-        Atomics.notify(this.control.mail, 0);
-      },
-    );
+    pending.calls ??= unboundedController();
+    const { signal } = pending.calls;
+    void answerHostCall(pending.listener.onHostCall, name, args, signal, pending.maxValueBytes).then((answer) => {
+      if (signal.aborted || this.exited) return;
+      this.replies.postMessage({ id, call, ...answer } satisfies HostReply);
+      Atomics.store(this.control.mail, 0, 1);
+      Atomics.notify(this.control.mail, 0);
+    });
   }
 
   private finishRun(outcome: WorkerOutcome): void {
     const pending = this.pending;
     this.pending = undefined;
-    pending?.calls.abort();
+    pending?.calls?.abort(RUN_ENDED);
     if (!this.exited && !this.terminating) this.worker.unref();
     pending?.resolve(outcome);
   }

@@ -15,7 +15,7 @@ import {
   type InstanceCallRequest,
   type RunReporter,
 } from "../contract.js";
-import { answerHostCall, unboundedController } from "../host-calls.js";
+import { RUN_ENDED, answerHostCall, unboundedController } from "../host-calls.js";
 import { SANDBOX_V8_FLAGS } from "./flags.js";
 import {
   outcomeFromWire,
@@ -52,8 +52,8 @@ interface PendingRun {
   reporter: RunReporter;
   /** The run's value-size limit (host-call answers are checked against it). */
   maxValueBytes: number;
-  /** Aborts the run's host calls once it ends. */
-  calls: AbortController;
+  /** Aborts the run's host calls once it ends (made on its first host call). */
+  calls: AbortController | undefined;
   resolve(outcome: EngineRunOutcome): void;
   backstop: NodeJS.Timeout | undefined;
 }
@@ -109,8 +109,10 @@ class SandboxProcess {
     if (!run) return;
     if (message.type === "hostcall") {
       const { id, call, name, args } = message;
-      void answerHostCall(run.reporter.onHostCall, name, args, run.calls.signal, run.maxValueBytes).then((answer) => {
-        if (!run.calls.signal.aborted)
+      run.calls ??= unboundedController();
+      const { signal } = run.calls;
+      void answerHostCall(run.reporter.onHostCall, name, args, signal, run.maxValueBytes).then((answer) => {
+        if (!signal.aborted)
           this.child.send({ type: "hostreply", id, call, ...answer } satisfies HostMessage, () => {});
       });
     } else if (message.type === "console") run.reporter.onConsole(message.level, message.text);
@@ -122,7 +124,7 @@ class SandboxProcess {
     const run = this.pending.get(id);
     if (!run) return;
     this.pending.delete(id);
-    run.calls.abort();
+    run.calls?.abort(RUN_ENDED);
     if (run.backstop) clearTimeout(run.backstop);
     run.resolve(outcome);
     if (this.pending.size === 0) {
@@ -152,7 +154,7 @@ class SandboxProcess {
       const run: PendingRun = {
         reporter,
         maxValueBytes: limits.maxValueBytes,
-        calls: unboundedController(),
+        calls: undefined,
         resolve,
         backstop: undefined,
       };
@@ -310,6 +312,8 @@ export class V8Engine implements Engine {
 
   async run(request: EngineRunRequest): Promise<EngineRunOutcome> {
     if (this.closed) throw new EngineError("the v8 engine is closed");
+    // A spawned task runs beside its parent at once: its parent holds room while it waits for it.
+    if (request.nested) return this.runOn(this.pick(), request);
     if (!(await this.admit(request.signal))) {
       if (this.closed) throw new EngineError("the v8 engine is closed");
       return { ok: false, error: new AbortedError("the run was aborted"), usage: emptyUsage() };

@@ -11,7 +11,7 @@ import {
   type GuestStatus,
 } from "../outcome.js";
 import { Watchdog, type WatchdogTrip } from "../watchdog.js";
-import { answerHostCall, sleepFor } from "../host-calls.js";
+import { RUN_ENDED, answerHostCall, sleepFor, unboundedController } from "../host-calls.js";
 import { isolateMemoryMb, type ContextRun, type IsolateSandbox, type PreparedContext } from "./sandbox.js";
 
 /** What {@link superviseRun} needs of a run or a warm call. */
@@ -67,18 +67,21 @@ export async function superviseRun(
   };
   request.signal?.addEventListener("abort", onAbort, { once: true });
   // The run's host calls end with it.
-  const calls = new AbortController();
+  // Made on the first host call: most runs make none.
+  let calls: AbortController | undefined;
   const hostRequest = (id: number, name: string, argsJson: string): void => {
+    calls ??= unboundedController();
+    const signal = calls.signal;
     const answer = (outcome: string, text: string) => {
-      if (!calls.signal.aborted) context()?.settle(id, outcome, text);
+      if (!signal.aborted) context()?.settle(id, outcome, text);
     };
     if (name === "timer") {
       // Guest timers sleep here, in the sandbox process: [milliseconds].
       const ms = Number((JSON.parse(argsJson) as unknown[])[0]) || 0;
-      void sleepFor(ms, calls.signal).then(() => answer("ok", ""));
+      void sleepFor(ms, signal).then(() => answer("ok", ""));
       return;
     }
-    void answerHostCall(request.onHostCall, name, argsJson, calls.signal, limits.maxValueBytes).then((reply) =>
+    void answerHostCall(request.onHostCall, name, argsJson, signal, limits.maxValueBytes).then((reply) =>
       answer(reply.outcome, reply.text),
     );
   };
@@ -103,7 +106,7 @@ export async function superviseRun(
           ),
     };
   } finally {
-    calls.abort();
+    calls?.abort(RUN_ENDED);
     watchdog.stop();
     request.signal?.removeEventListener("abort", onAbort);
   }
