@@ -42,6 +42,10 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
         `name shown in errors and stack traces; a .ts name strips types (default: the file's name, ${STDIN_FILENAME} for -)`,
       )
       .option(
+        "--allow-fetch <origins>",
+        "origins the guest's fetch() may reach, comma-separated (https://api.example.com), or * (default: fetch is off)",
+      )
+      .option(
         "--datastore <url>",
         "datastore behind the guest's datastore(name): memory: or sqlite:PATH (default: none)",
       )
@@ -62,6 +66,7 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
           json: options["json"] === true,
           filename: typeof options["filename"] === "string" ? options["filename"] : undefined,
           datastore: typeof options["datastore"] === "string" ? options["datastore"] : undefined,
+          allowFetch: typeof options["allowFetch"] === "string" ? options["allowFetch"] : undefined,
           limits: limitInputsFrom(options, io),
         },
         io,

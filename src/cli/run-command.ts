@@ -4,7 +4,7 @@ import { ConfigError, isLimitExceeded, isScriptError, type WardenError } from ".
 import { formatSize } from "../units/index.js";
 import { definitionOf, LIMIT_DEFINITIONS, resolveLimits, type LimitInputs, type LimitKey } from "../limits/index.js";
 import { createEngine, ENGINE_NAMES, type Usage } from "../engine/index.js";
-import { Runtime, directoryModules } from "../runtime/index.js";
+import { Runtime, checkAllowFetch, directoryModules } from "../runtime/index.js";
 import { createDatastore, type Datastore } from "../datastore/index.js";
 import { EXIT, type CliIO } from "./io.js";
 
@@ -18,6 +18,8 @@ export interface RunCommandOptions {
   json: boolean;
   /** `--filename`: the name shown in errors and used for the `.ts` rule, instead of the file's own name. */
   filename?: string | undefined;
+  /** `--allow-fetch`: origins the guest's fetch() may reach, comma-separated, or `*`. */
+  allowFetch?: string | undefined;
   /** `--datastore`: the URL of the datastore behind the guest's `datastore(name)`. */
   datastore?: string | undefined;
   /** Resolver inputs from the limit flags. */
@@ -159,6 +161,13 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
   const filename = options.filename === undefined ? undefined : checkFilename(options.filename);
   const input = await readInput(options.input, io);
   const { source, filename: shownAs } = await readSource(file, filename, io);
+  const allowFetch =
+    options.allowFetch === undefined
+      ? []
+      : checkAllowFetch(
+          options.allowFetch.split(",").map((origin) => origin.trim()),
+          "the flag --allow-fetch",
+        );
   const datastore =
     options.datastore === undefined
       ? undefined
@@ -176,7 +185,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
   const runtime = new Runtime(
     engine,
     limits,
-    { datastore: datastore ? { store: datastore, namespaces: "*" } : undefined },
+    { datastore: datastore ? { store: datastore, namespaces: "*" } : undefined, allowFetch },
     owned,
     directoryModules(directory),
   );

@@ -155,6 +155,29 @@ export const HOST_CALL_PRELUDE = String.raw`
     }.parallel,
   );
 
+  // fetch(): outgoing requests through the host, to the origins it allows, counted per run.
+  defineGlobal(
+    "fetch",
+    {
+      async fetch(input, init) {
+        const RequestCtor = globalThis.Request;
+        const ResponseCtor = globalThis.Response;
+        const request = new RequestCtor(input, init);
+        const body = request.body === null ? null : toBase64(new Uint8ArrayCtor(await request.arrayBuffer()));
+        const headers = [];
+        request.headers.forEach((value, name) => headers.push([name, value]));
+        const answer = await hostCall("fetch", { method: request.method, url: request.url, headers, body });
+        const status = answer.status;
+        const empty = status === 204 || status === 205 || status === 304;
+        return new ResponseCtor(empty ? null : fromBase64(answer.body), {
+          status,
+          statusText: answer.statusText,
+          headers: answer.headers,
+        });
+      },
+    }.fetch,
+  );
+
   // The datastore: JSON values by key in namespaces the host lets this sandbox open.
   const storeOperation = (namespace, op) =>
     (...args) => hostCall("datastore", [namespace, op, args]);

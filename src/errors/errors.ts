@@ -18,7 +18,9 @@ export type ErrorFamily =
   | "engine"
   | "disposed"
   | "aborted"
-  | "store_unavailable";
+  | "store_unavailable"
+  | "not_found"
+  | "shutting_down";
 
 /** Options common to every Warden error. */
 export interface WardenErrorOptions {
@@ -50,7 +52,7 @@ export class WardenError extends Error {
 }
 
 /** Unit in which a limit is expressed. */
-export type LimitUnit = "ms" | "instructions" | "bytes" | "calls" | "tasks" | "connections";
+export type LimitUnit = "ms" | "instructions" | "bytes" | "calls" | "tasks" | "connections" | "requests";
 
 const LIMIT_UNITS: Readonly<Record<LimitKind, LimitUnit>> = {
   timeout: "ms",
@@ -62,6 +64,7 @@ const LIMIT_UNITS: Readonly<Record<LimitKind, LimitUnit>> = {
   tasks: "tasks",
   connections: "connections",
   datastore_size: "bytes",
+  subrequests: "requests",
 };
 
 /** Short advice shown with the recursion error. */
@@ -89,6 +92,8 @@ export function limitMessage(kind: LimitKind, limit: number): string {
       return `HTTP server capacity exceeded (${limit} connections)`;
     case "datastore_size":
       return `datastore size limit exceeded (${formatSize(limit)})`;
+    case "subrequests":
+      return `maximum subrequests exceeded (${limit})`;
   }
 }
 

@@ -10,7 +10,8 @@ export type LimitKind =
   | "value_size"
   | "tasks"
   | "connections"
-  | "datastore_size";
+  | "datastore_size"
+  | "subrequests";
 
 /** Every limit kind, in table order. */
 export const LIMIT_KINDS: readonly LimitKind[] = [
@@ -23,6 +24,7 @@ export const LIMIT_KINDS: readonly LimitKind[] = [
   "tasks",
   "connections",
   "datastore_size",
+  "subrequests",
 ];
 
 /** Stable error code for each limit kind. */
@@ -36,4 +38,5 @@ export const LIMIT_CODES: Readonly<Record<LimitKind, ErrorCode>> = {
   tasks: "WARDEN_LIMIT_TASKS",
   connections: "WARDEN_LIMIT_CONNECTIONS",
   datastore_size: "WARDEN_LIMIT_DATASTORE_SIZE",
+  subrequests: "WARDEN_LIMIT_SUBREQUESTS",
 };

@@ -7,7 +7,7 @@ import { ConfigError } from "../errors/index.js";
 export const CONFIG_FILE_NAME = "warden.config.json";
 
 /** Top-level keys a config file may hold. Sections of later features register here. */
-const KNOWN_SECTIONS = new Set(["$schema", "profile", "limits", "bulkhead"]);
+const KNOWN_SECTIONS = new Set(["$schema", "profile", "limits", "bulkhead", "serve"]);
 
 /** A config file, read and checked for shape (values are validated by their consumers). */
 export interface ConfigFile {

@@ -11,6 +11,7 @@ export type NumericLimitKey =
   | "maxConcurrentTasks"
   | "maxConnections"
   | "maxDatastoreBytes"
+  | "maxSubrequests"
   | "warnAt";
 
 /** Config keys of the on/off settings that resolve with the limits (same sources, same precedence). */
@@ -172,6 +173,16 @@ export const LIMIT_DEFINITIONS: readonly LimitDefinition[] = [
     flag: "--max-datastore-size",
     defaults: { strict: 10 * MB, normal: 1 * GB, relaxed: 1 * GB },
     description: "bytes per datastore namespace",
+  },
+  {
+    key: "maxSubrequests",
+    kind: "subrequests",
+    type: "count",
+    unit: "requests",
+    env: "WARDEN_MAX_SUBREQUESTS",
+    flag: "--max-subrequests",
+    defaults: { strict: 10, normal: 50, relaxed: 1_000 },
+    description: "outgoing fetch() requests per run (fetch is off unless allowFetch lists origins)",
   },
   {
     key: "warnAt",

@@ -1,5 +1,7 @@
 import type { HostCallHandler } from "../engine/index.js";
+import { LimitExceededError } from "../errors/index.js";
 import type { LimitValues } from "../limits/index.js";
+import { readBodyCapped } from "./values.js";
 import {
   invokeDatastoreOperation,
   openNamespaceForGuest,
@@ -26,6 +28,11 @@ export interface SpawnRequest {
 export interface HostFacilities {
   /** The datastore behind the guests' `datastore(name)`, and which namespaces they may open. */
   datastore?: { store: Datastore; namespaces: NamespacePolicy } | undefined;
+  /**
+   * Origins the guests' `fetch()` may reach (`https://api.example.com`, or `"*"` for any);
+   * empty or absent: fetch() is off.
+   */
+  allowFetch?: readonly string[] | undefined;
   /** Runs a spawned task to its value as JSON text; rejects with the task's error. */
   spawn?: ((request: SpawnRequest) => Promise<string>) | undefined;
 }
@@ -39,7 +46,18 @@ export interface HostFacilities {
  */
 export function hostCallHandler(facilities: HostFacilities, limits: LimitValues): HostCallHandler {
   const startedAt = performance.now();
+  let subrequests = 0;
   return async (name, argsJson, signal) => {
+    if (name === "fetch") {
+      const request = JSON.parse(argsJson) as OutgoingRequest;
+      const url = new URL(request.url);
+      checkOrigin(facilities.allowFetch, url);
+      subrequests++;
+      if (limits.maxSubrequests > 0 && subrequests > limits.maxSubrequests) {
+        throw new LimitExceededError({ kind: "subrequests", limit: limits.maxSubrequests, observed: subrequests });
+      }
+      return fetchForGuest(url, request, signal, limits.maxValueBytes);
+    }
     if (name === "spawn") {
       if (!facilities.spawn) throw new Error("spawn() is not available in this sandbox");
       const [specifier, inputJson, overrides] = JSON.parse(argsJson) as [unknown, unknown, unknown];
@@ -66,4 +84,55 @@ export function hostCallHandler(facilities: HostFacilities, limits: LimitValues)
     }
     throw new Error(`${name} is not available in this sandbox`);
   };
+}
+
+/** A guest's outgoing request, as its `fetch()` sends it (body as base64). */
+interface OutgoingRequest {
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body: string | null;
+}
+
+/** Refuses a URL whose origin the host does not allow, naming the origin and what is allowed. */
+function checkOrigin(allowFetch: readonly string[] | undefined, url: URL): void {
+  if (!allowFetch || allowFetch.length === 0) {
+    throw new TypeError("fetch() is off in this sandbox: the host allows no origins (allowFetch)");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`fetch() supports http: and https: only, got ${url.protocol}`);
+  }
+  if (!allowFetch.includes("*") && !allowFetch.includes(url.origin)) {
+    throw new TypeError(`fetch() to ${url.origin} is not allowed here (allowed: ${allowFetch.join(", ")})`);
+  }
+}
+
+/**
+ * Makes a guest's request from the host. Redirects are not followed (the guest sees the 3xx
+ * and may fetch its Location, which the allowlist checks again); the response body is read
+ * under `maxValueBytes` while it streams.
+ */
+async function fetchForGuest(
+  url: URL,
+  request: OutgoingRequest,
+  signal: AbortSignal,
+  maxValueBytes: number,
+): Promise<string> {
+  const method = request.method.toUpperCase();
+  const response = await fetch(url, {
+    method,
+    headers: request.headers,
+    ...(request.body !== null && method !== "GET" && method !== "HEAD"
+      ? { body: Buffer.from(request.body, "base64") }
+      : {}),
+    redirect: "manual",
+    signal,
+  });
+  const body = response.body ? await readBodyCapped(response, maxValueBytes) : Buffer.alloc(0);
+  return JSON.stringify({
+    status: response.status,
+    statusText: response.statusText,
+    headers: [...response.headers],
+    body: body.toString("base64"),
+  });
 }

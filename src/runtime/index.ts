@@ -1,4 +1,5 @@
 export {
+  checkAllowFetch,
   createRuntime,
   Runtime,
   type RuntimeOptions,

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import {
   AbortedError,
+  ConfigError,
   DisposedError,
   EngineError,
   LimitExceededError,
@@ -62,6 +63,12 @@ export interface RuntimeOptions {
    * resolver. Without it, `spawn()` fails with an error saying so.
    */
   modules?: Readonly<Record<string, string>> | ModuleResolver;
+  /**
+   * Origins the guests' `fetch()` may reach, such as `["https://api.example.com"]`, or `["*"]`
+   * for any; each request counts against `maxSubrequests` and its response body against
+   * `maxValueBytes`. @default [] (fetch() is off)
+   */
+  allowFetch?: readonly string[];
 }
 
 /** Options of one {@link Runtime.run}. */
@@ -318,9 +325,42 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         : options.modules
           ? mapModules(options.modules)
           : undefined;
-    return new Runtime(engine, limits, { datastore: store ? { store, namespaces } : undefined }, owned, modules);
+    const allowFetch = checkAllowFetch(options.allowFetch);
+    return new Runtime(
+      engine,
+      limits,
+      { datastore: store ? { store, namespaces } : undefined, allowFetch },
+      owned,
+      modules,
+    );
   } catch (error) {
     await Promise.all(owned.map((resource) => resource.close()));
     throw error;
   }
+}
+
+/**
+ * Checks `allowFetch`: `"*"` or origins (`scheme://host[:port]`, no path). A bad entry is a
+ * ConfigError naming it and the expected form.
+ */
+export function checkAllowFetch(value: unknown, source = "the option allowFetch"): readonly string[] {
+  if (value === undefined) return [];
+  const expected = 'a list of origins such as ["https://api.example.com"], or ["*"] for any';
+  if (!Array.isArray(value)) throw new ConfigError({ source, value, expected });
+  return value.map((entry: unknown) => {
+    if (entry === "*") return "*";
+    let origin: string | undefined;
+    try {
+      const url = new URL(String(entry));
+      if ((url.protocol === "http:" || url.protocol === "https:") && url.origin === String(entry).replace(/\/$/, "")) {
+        origin = url.origin;
+      }
+    } catch {
+      // not a URL: refused below
+    }
+    if (origin === undefined) {
+      throw new ConfigError({ source, value: entry, expected: `${expected}: scheme, host and port only` });
+    }
+    return origin;
+  });
 }

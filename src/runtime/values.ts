@@ -31,12 +31,16 @@ export function parseOutcome(outcome: EngineRunOutcome): RunResult {
 }
 
 /**
- * Reads a request's body, counting bytes as they stream in: past `maxValueBytes` (when
+ * Reads a request's or response's body, counting bytes as they stream in: past `maxValueBytes` (when
  * positive) it stops reading and throws the value-size error, so an oversized body is never
  * held whole.
  */
-export async function readBodyCapped(request: Request, maxValueBytes: number): Promise<Buffer> {
-  const reader = request.body!.getReader();
+export async function readBodyCapped(
+  message: { body: ReadableStream<Uint8Array> | null },
+  maxValueBytes: number,
+): Promise<Buffer> {
+  if (!message.body) return Buffer.alloc(0);
+  const reader = message.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {

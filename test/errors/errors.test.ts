@@ -29,6 +29,7 @@ test("limit messages are exactly the DESIGN table's and carry the limit", () => 
     [{ kind: "tasks", limit: 10000 }, "maximum concurrent tasks exceeded (10000)"],
     [{ kind: "connections", limit: 10000 }, "HTTP server capacity exceeded (10000 connections)"],
     [{ kind: "datastore_size", limit: 1e9 }, "datastore size limit exceeded (1GB)"],
+    [{ kind: "subrequests", limit: 50 }, "maximum subrequests exceeded (50)"],
   ];
   assert.equal(cases.length, LIMIT_KINDS.length);
   for (const [details, message] of cases) {
