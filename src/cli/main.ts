@@ -4,6 +4,7 @@ import { VERSION } from "../version.js";
 import { addLimitFlags, limitInputsFrom } from "./limit-flags.js";
 import { limitsCommand } from "./limits-command.js";
 import { runCommand, STDIN_FILENAME } from "./run-command.js";
+import { addServeCommand } from "./serve-command.js";
 import { EXIT, processIO, type CliIO } from "./io.js";
 
 function program(io: CliIO, setExit: (code: number) => void): Command {
@@ -73,6 +74,8 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
       ),
     );
   });
+
+  addServeCommand(root, io, setExit);
 
   return root;
 }

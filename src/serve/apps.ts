@@ -1,0 +1,83 @@
+/**
+ * Finds the apps under `warden serve <path>`: a file is one app at `/`; a directory
+ * serves each `*.js`, `*.mjs`, `*.ts` file, and each folder with an `index.*` file,
+ * as an app named after it at `/<name>/`. Names are fixed at start; a request is
+ * routed by a lookup in this table, never by a file-system path built from the URL.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, extname, join, resolve } from "node:path";
+import { ConfigError } from "../errors/index.js";
+
+/** An app found on disk. */
+export interface AppSource {
+  /** Its name: the file name without its extension, or the folder name; `""` for a single-file app. */
+  readonly name: string;
+  /** Absolute path of the module. */
+  readonly file: string;
+  /** The module's text. */
+  readonly source: string;
+}
+
+const EXTENSIONS = [".js", ".mjs", ".ts"];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function indexOf(dir: string): string | undefined {
+  for (const ext of EXTENSIONS) {
+    const candidate = join(dir, `index${ext}`);
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+/** Reads the apps of `path` (resolved against `cwd`); a missing path or one with no apps is a `ConfigError`. */
+export function discoverApps(path: string, cwd: string, source = "the argument <path>"): AppSource[] {
+  const root = resolve(cwd, path);
+  let stats;
+  try {
+    stats = statSync(root);
+  } catch (error) {
+    throw new ConfigError({
+      source,
+      value: path,
+      expected: "a directory of apps (*.js, *.mjs, *.ts, folders with index.*) or one app file",
+      reason: (error as Error).message,
+    });
+  }
+  if (stats.isFile()) return [{ name: "", file: root, source: readFileSync(root, "utf8") }];
+  const apps: AppSource[] = [];
+  for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = join(root, entry.name);
+    let file: string | undefined;
+    let name: string;
+    if (entry.isFile() && EXTENSIONS.includes(extname(entry.name)) && !entry.name.endsWith(".d.ts")) {
+      file = full;
+      name = basename(entry.name, extname(entry.name));
+    } else if (entry.isDirectory()) {
+      file = indexOf(full);
+      name = entry.name;
+    } else continue;
+    if (!file || !NAME.test(name)) continue;
+    if (apps.some((app) => app.name === name)) {
+      throw new ConfigError({
+        source,
+        value: path,
+        reason: `two apps are named ${JSON.stringify(name)}`,
+        expected: "one file or folder per app name",
+      });
+    }
+    apps.push({ name, file, source: readFileSync(file, "utf8") });
+  }
+  if (apps.length === 0) {
+    throw new ConfigError({
+      source,
+      value: path,
+      reason: "it holds no apps",
+      expected: "a directory with *.js, *.mjs or *.ts files, or folders with an index.* file",
+    });
+  }
+  return apps;
+}

@@ -1,0 +1,617 @@
+/**
+ * `warden serve`: an HTTP server that runs untrusted Workers-style apps, one warm
+ * sandbox app per file, every request a call under per-request limits.
+ *
+ * Why node:http rather than fastify: the front door works below a framework's
+ * level. The connection cap must answer a real 503 on a socket before any request
+ * is parsed (we accept on a paused `net.Server` and hand admitted sockets to the
+ * HTTP server); the body must be counted while it streams, before anything buffers
+ * it; and each request is one opaque `Request` -> `Response` hop into a sandbox,
+ * with no routes, schemas or plugins for a framework to help with. node:http gives
+ * exactly those hooks with nothing to switch off.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
+import type { EventEmitter } from "node:events";
+import { pino, type Logger, type DestinationStream } from "pino";
+import {
+  AbortedError,
+  isAbortedError,
+  isLimitExceeded,
+  isWardenError,
+  LimitExceededError,
+  EngineError,
+  type WardenError,
+} from "../errors/index.js";
+import {
+  overrideLimits,
+  readConfigFile,
+  resolveLimits,
+  type ConfigFile,
+  type LimitInputs,
+  type LimitOptions,
+  type ResolvedLimits,
+} from "../limits/index.js";
+import { createEngine } from "../engine/index.js";
+import { Runtime, type LoadedApp } from "../runtime/index.js";
+import { createDatastore, type Datastore } from "../datastore/index.js";
+import {
+  createBulkhead,
+  renderBulkheadError,
+  type BulkheadConfigOptions,
+  type BulkheadPermit,
+} from "../bulkhead/index.js";
+import { ConfigError } from "../errors/index.js";
+import { discoverApps } from "./apps.js";
+import { AppNotFoundError, ShuttingDownError } from "./errors.js";
+import { createMetrics, type ServeMetrics } from "./metrics.js";
+import {
+  resolveAppSettings,
+  resolveServeSettings,
+  SERVE_LIMIT_DEFAULTS,
+  type ServeSettings,
+  type ServeSettingsOptions,
+  type ServeSettingKey,
+  type UserFrom,
+} from "./options.js";
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions extends ServeSettingsOptions {
+  /** A directory of apps, or one app file (resolved against `cwd`). */
+  path: string;
+  /** Limit inputs (profile, flags, options); the environment, config file and cwd default to the ones below. */
+  limits?: LimitInputs;
+  /** Bulkhead settings given in code or by flags (already validated by the caller or validated here). */
+  bulkhead?: BulkheadConfigOptions;
+  /** Raw CLI flag values of the serve settings (named as flags in errors). */
+  flags?: Partial<Record<ServeSettingKey, string>>;
+  /** Config file path; `false` ignores `warden.config.json`. @default ./warden.config.json when present */
+  configFile?: string | false;
+  /** Environment read for `WARDEN_*` variables. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Working directory: the config file lookup, relative paths. @default process.cwd() */
+  cwd?: string;
+  /** Where the JSON log lines go. @default standard output */
+  logDestination?: DestinationStream;
+  /** Sandbox processes (V8) or worker threads (QuickJS) shared by the apps. @default the engine's */
+  poolSize?: number;
+}
+
+/** A running server. */
+export interface ServeHandle {
+  /** The app port's base URL, such as `http://127.0.0.1:8787`. */
+  readonly url: string;
+  /** The admin listener's base URL (`/metrics`, `/health`, `/ready`). */
+  readonly adminUrl: string;
+  /** The effective settings. */
+  readonly settings: ServeSettings;
+  /** The effective default limits of every request (before per-app overrides). */
+  readonly limits: ResolvedLimits;
+  /** The apps served, by name (`""` for a single-file app at `/`). */
+  readonly apps: readonly string[];
+  /** The server's logger. */
+  readonly logger: Logger;
+  /**
+   * Drains and stops: stops accepting, answers requests still waiting in the bulkhead with 503,
+   * lets running ones finish within `drainTimeoutMs` (then aborts them: 503), closes the
+   * sandboxes, the bulkhead, the datastore and both listeners. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** A request's life, for the drain. */
+interface Flight {
+  /** Waiting for a bulkhead slot (queued) or running. */
+  phase: "before" | "queued" | "running";
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Raw bytes of the 503 an over-cap connection gets before it is closed. */
+function capacityResponse(limit: number): string {
+  const error = new LimitExceededError({ kind: "connections", limit });
+  const body = JSON.stringify({ status: error.status, error: error.code, message: error.message });
+  return (
+    `HTTP/1.1 ${error.status} Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\nretry-after: 1\r\n\r\n${body}`
+  );
+}
+
+/** The JSON body of an error answer: `{ status, error, message }`, plus the limit where one was hit. */
+function errorBody(error: WardenError): Record<string, unknown> {
+  return {
+    status: error.status,
+    error: error.code,
+    message: error.message,
+    ...(isLimitExceeded(error) ? { limit: error.kind, value: error.limit, unit: error.unit } : {}),
+  };
+}
+
+/** Reads the request body under `cap` bytes (0/-1: none), counting while it streams. */
+async function readBody(req: IncomingMessage, cap: number, signal: AbortSignal): Promise<Buffer | null> {
+  if (req.method === "GET" || req.method === "HEAD") {
+    req.resume();
+    return null;
+  }
+  const declared = Number(req.headers["content-length"]);
+  if (cap > 0 && Number.isFinite(declared) && declared > cap) {
+    throw new LimitExceededError({ kind: "value_size", limit: cap, observed: declared });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    if (signal.aborted) throw new AbortedError("the client went away");
+    size += chunk.length;
+    if (cap > 0 && size > cap) throw new LimitExceededError({ kind: "value_size", limit: cap, observed: size });
+    chunks.push(chunk);
+  }
+  if (
+    chunks.length === 0 &&
+    req.headers["content-length"] === undefined &&
+    req.headers["transfer-encoding"] === undefined
+  ) {
+    return null;
+  }
+  return Buffer.concat(chunks);
+}
+
+function userKey(req: IncomingMessage, from: UserFrom): string {
+  if (from.kind === "ip") return `ip:${req.socket.remoteAddress ?? "unknown"}`;
+  const value = req.headers[from.name];
+  const text = Array.isArray(value) ? value[0] : value;
+  // Requests without the header share one key: they are one anonymous user to the bulkhead.
+  return text ? `${from.name}:${text.slice(0, 256)}` : "anonymous";
+}
+
+/**
+ * Starts `warden serve`: resolves every setting (a bad one throws a `ConfigError` and nothing is
+ * started), loads every app, and listens on the app port and the admin port.
+ */
+export async function startServer(options: StartServerOptions): Promise<ServeHandle> {
+  const cwd = options.cwd ?? options.limits?.cwd ?? process.cwd();
+  const env = options.env ?? options.limits?.env ?? process.env;
+  const configPath = options.configFile ?? options.limits?.configFile;
+  const file: ConfigFile | undefined =
+    configPath === false
+      ? undefined
+      : readConfigFile({
+          ...(configPath !== undefined ? { explicitPath: configPath } : {}),
+          ...(options.limits?.configFileSource !== undefined
+            ? { explicitSource: options.limits.configFileSource }
+            : {}),
+          cwd,
+        });
+  const {
+    path,
+    limits: limitInputs,
+    bulkhead: bulkheadOptions,
+    flags,
+    logDestination,
+    poolSize,
+    ...settingOptions
+  } = options;
+  delete (settingOptions as Record<string, unknown>)["configFile"];
+  delete (settingOptions as Record<string, unknown>)["env"];
+  delete (settingOptions as Record<string, unknown>)["cwd"];
+  const settings = resolveServeSettings({ file, env, flags: flags ?? {}, options: settingOptions });
+  const base = resolveLimits({ ...limitInputs, env, cwd, configFile: file ? file.path : false });
+  // The serve defaults replace the profile's for these three limits, unless set explicitly.
+  const serveDefaults: LimitOptions = {};
+  for (const [key, value] of Object.entries(SERVE_LIMIT_DEFAULTS) as [keyof typeof SERVE_LIMIT_DEFAULTS, number][]) {
+    const source = base.entries[key].source;
+    if (source === "default" || source === "profile") serveDefaults[key] = value;
+  }
+  const limits = overrideLimits(base, serveDefaults);
+  const appSettings = resolveAppSettings(file);
+  const sources = discoverApps(path, cwd);
+  for (const name of appSettings.keys()) {
+    if (!sources.some((app) => app.name === name) && !(name === "" && sources.length === 1)) {
+      throw new ConfigError({
+        source: `the file ${file!.path} key serve.apps`,
+        value: name,
+        reason: "no such app",
+        expected: `one of ${sources.map((s) => JSON.stringify(s.name)).join(", ")}`,
+      });
+    }
+  }
+  const bulkhead = createBulkhead({ ...bulkheadOptions, env, configFile: file ?? false, cwd });
+
+  const logger = pino(
+    {
+      level: settings.logLevel,
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    logDestination ?? pino.destination({ fd: 1, sync: true }),
+  );
+
+  // Everything opened from here is closed in `cleanup`, whatever fails.
+  let datastore: Datastore | undefined;
+  let runtime: Runtime | undefined;
+  const apps = new Map<string, LoadedApp>();
+  let server: NetServer | undefined;
+  let admin: ReturnType<typeof createHttpServer> | undefined;
+  const http = createHttpServer({
+    headersTimeout: settings.headersTimeoutMs,
+    requestTimeout: settings.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+  });
+  const sockets = new Set<Socket>();
+  const flights = new Set<Flight>();
+  let running = 0;
+  let draining = false;
+  let metrics: ServeMetrics | undefined;
+
+  const cleanup = async (): Promise<void> => {
+    const closing: Promise<unknown>[] = [];
+    if (server?.listening) closing.push(new Promise((resolve) => server!.close(resolve)));
+    if (admin?.listening) {
+      admin.closeAllConnections();
+      closing.push(new Promise((resolve) => admin!.close(resolve)));
+    }
+    http.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(closing);
+    await runtime?.close();
+    await datastore?.close();
+    await bulkhead.close();
+    logger.flush?.();
+  };
+
+  try {
+    if (settings.datastore !== undefined) {
+      try {
+        datastore = await createDatastore(settings.datastore, {
+          maxDatastoreBytes: limits.values.maxDatastoreBytes,
+          cwd,
+        });
+      } catch (error) {
+        throw new ConfigError({
+          source: "the setting datastore",
+          value: settings.datastore,
+          expected: "memory: or sqlite:PATH (such as sqlite:./data.db)",
+          reason: (error as Error).message,
+          cause: error,
+        });
+      }
+    }
+    const engine = await createEngine(settings.engine as "v8" | "quickjs", poolSize !== undefined ? { poolSize } : {});
+    runtime = new Runtime(engine, limits, { datastore: datastore ? { store: datastore, namespaces: "*" } : undefined });
+    for (const app of sources) {
+      const own = appSettings.get(app.name);
+      const loaded = await runtime.load(app.source, {
+        filename: app.file,
+        limits: own?.limits ?? {},
+        instances: own?.instances ?? settings.instances,
+        env: own?.env ?? {},
+      });
+      apps.set(app.name, loaded);
+      logger.info({ app: app.name, file: app.file, instances: loaded.maxInstances }, "app loaded");
+    }
+
+    metrics = createMetrics({
+      openConnections: () => sockets.size,
+      runsInFlight: () => running,
+      bulkhead: () => {
+        if (bulkhead.closed) return { running: 0, queued: 0 };
+        const stats = bulkhead.stats();
+        return { running: stats.globalConcurrent, queued: stats.globalQueued + stats.globalBlocked };
+      },
+    });
+    const m = metrics;
+    const single = sources.length === 1 && sources[0]!.name === "";
+    const maxConnections = limits.values.maxConnections;
+
+    // The connection cap: sockets are accepted paused; over the cap they get a 503 and are closed.
+    server = createNetServer({ pauseOnConnect: true }, (socket) => {
+      if (maxConnections > 0 && sockets.size >= maxConnections) {
+        m.rejections.inc({ status: "503" });
+        logger.warn({ limit: "connections", value: maxConnections }, "connection refused: over the cap");
+        // Read (and drop) what the client sends, so that closing never resets the 503 away.
+        socket.on("data", () => {});
+        socket.on("error", () => {});
+        socket.resume();
+        socket.end(capacityResponse(maxConnections));
+        setTimeout(() => socket.destroy(), 2_000).unref();
+        return;
+      }
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      http.emit("connection", socket);
+      socket.resume();
+    });
+
+    const send = (
+      res: ServerResponse,
+      status: number,
+      headers: Record<string, string>,
+      body: string | Uint8Array | null,
+    ): void => {
+      if (res.headersSent || res.destroyed) return;
+      if (draining) headers["connection"] = "close";
+      res.writeHead(status, headers);
+      res.end(body ?? undefined);
+    };
+    const sendError = (
+      res: ServerResponse,
+      requestId: string,
+      error: WardenError,
+      extra: Record<string, string> = {},
+    ) => {
+      send(
+        res,
+        error.status,
+        { "content-type": "application/json; charset=utf-8", "x-request-id": requestId, ...extra },
+        JSON.stringify(errorBody(error)),
+      );
+    };
+
+    http.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      const started = performance.now();
+      const header = req.headers["x-request-id"];
+      const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
+      const rawUrl = req.url ?? "/";
+      const pathname = rawUrl.split("?")[0]!;
+      const controller = new AbortController();
+      let resolveDone!: () => void;
+      const flight: Flight = { phase: "before", controller, done: new Promise((r) => (resolveDone = r)) };
+      flights.add(flight);
+      res.once("close", () => {
+        if (!res.writableFinished) controller.abort(new AbortedError("the client went away"));
+      });
+
+      let appName: string | undefined;
+      let user: string | undefined;
+      let limitHit: string | undefined;
+      let failure: WardenError | undefined;
+      const finish = (status: number): void => {
+        flights.delete(flight);
+        resolveDone();
+        const durationMs = performance.now() - started;
+        const app = appName ?? "-";
+        m.requests.inc({ app, status: String(status) });
+        m.duration.observe({ app }, durationMs / 1000);
+        if (status === 429 || status === 408 || status === 503) {
+          if (failure && !isLimitExceeded(failure)) m.rejections.inc({ status: String(status) });
+        }
+        if (limitHit) m.limitHits.inc({ app, kind: limitHit });
+        const line = {
+          app: appName ?? null,
+          requestId,
+          method: req.method,
+          path: pathname,
+          status,
+          durationMs: Math.round(durationMs * 100) / 100,
+          user: user ?? null,
+          ...(limitHit ? { limit: limitHit } : {}),
+          ...(failure ? { error: failure.code, errorMessage: failure.message } : {}),
+        };
+        if (status >= 500) logger.warn(line, "request");
+        else logger.info(line, "request");
+      };
+
+      const handle = async (): Promise<number> => {
+        if (draining) throw new ShuttingDownError();
+        // Routing: a lookup in the table of apps found at start, never a file-system path.
+        let inner: string;
+        if (single) {
+          appName = "";
+          inner = rawUrl;
+        } else {
+          const match = /^\/([^/?]+)(.*)$/.exec(rawUrl);
+          const name = match ? decodeURIComponentSafe(match[1]!) : undefined;
+          if (name === undefined || !apps.has(name)) throw new AppNotFoundError(pathname);
+          appName = name;
+          inner = match![2] === "" || match![2]!.startsWith("?") ? `/${match![2]}` : match![2]!;
+        }
+        const app = apps.get(appName)!;
+        // Body cap, counted while the body streams, before it reaches a sandbox or the bulkhead.
+        const body = await readBody(req, app.limits.values.maxValueBytes, controller.signal);
+        user = userKey(req, settings.userFrom);
+        flight.phase = "queued";
+        let permit: BulkheadPermit;
+        try {
+          permit = await bulkhead.acquire(user, { signal: controller.signal });
+        } catch (error) {
+          if (draining && (isAbortedError(error) || (isWardenError(error) && error.code === "WARDEN_DISPOSED"))) {
+            throw new ShuttingDownError();
+          }
+          throw error;
+        }
+        flight.phase = "running";
+        running++;
+        try {
+          const host =
+            typeof req.headers.host === "string" && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host)
+              ? req.headers.host
+              : "localhost";
+          const headers = new Headers();
+          for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+            try {
+              headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+            } catch {
+              // a header the Fetch API refuses stays out
+            }
+          }
+          const request = new Request(new URL(inner, `http://${host}`), {
+            method: req.method ?? "GET",
+            headers,
+            ...(body !== null ? { body, duplex: "half" } : {}),
+          } as RequestInit);
+          const recycledBefore = app.stats().recycled;
+          let response: Response;
+          try {
+            response = await app.fetch(request, {
+              signal: controller.signal,
+              onConsole: (level, text) => logger.info({ app: appName, requestId, console: level, text }, "console"),
+            });
+          } finally {
+            if (app.stats().recycled > recycledBefore) logger.info({ app: appName, requestId }, "instance recycled");
+          }
+          const out: Record<string, string> = {};
+          response.headers.forEach((value, name) => {
+            if (name !== "set-cookie") out[name] = value;
+          });
+          const cookies = response.headers.getSetCookie();
+          const bytes = new Uint8Array(await response.arrayBuffer());
+          out["x-request-id"] = requestId;
+          out["content-length"] = String(bytes.length);
+          if (draining) out["connection"] = "close";
+          if (res.headersSent || res.destroyed) return response.status;
+          res.writeHead(
+            response.status,
+            response.statusText || undefined,
+            cookies.length ? { ...out, "set-cookie": cookies } : out,
+          );
+          res.end(req.method === "HEAD" ? undefined : bytes);
+          return response.status;
+        } catch (error) {
+          if (draining && isAbortedError(error))
+            throw new ShuttingDownError("the server shut down before the request finished");
+          throw error;
+        } finally {
+          running--;
+          permit.release();
+        }
+      };
+
+      handle().then(
+        (status) => finish(status),
+        (error: unknown) => {
+          const typed = isWardenError(error) ? error : new EngineError(String(error), { cause: error });
+          failure = typed;
+          if (isLimitExceeded(typed)) limitHit = typed.kind;
+          const rendered = renderBulkheadError(typed);
+          if (rendered) {
+            send(
+              res,
+              rendered.status,
+              { ...rendered.headers, "content-type": "application/json; charset=utf-8", "x-request-id": requestId },
+              JSON.stringify(rendered.body),
+            );
+          } else {
+            // A body over the cap that was not read: the connection cannot be reused.
+            const extra: Record<string, string> =
+              isLimitExceeded(typed) && typed.kind === "value_size" && !req.complete ? { connection: "close" } : {};
+            if (typed.code === "WARDEN_SHUTTING_DOWN") extra["retry-after"] = "1";
+            sendError(res, requestId, typed, extra);
+          }
+          if (typed.code === "WARDEN_ENGINE_ERROR") {
+            logger.error({ app: appName ?? null, requestId, err: typed.message }, "sandbox failure");
+          }
+          finish(rendered ? rendered.status : typed.status);
+        },
+      );
+    });
+
+    // Admin listener: metrics and health on loopback only, never on the app port.
+    admin = createHttpServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path === "/metrics") {
+        m.registry.metrics().then(
+          (text) => res.writeHead(200, { "content-type": m.registry.contentType }).end(text),
+          (error: unknown) => res.writeHead(500).end(String(error)),
+        );
+      } else if (path === "/health") {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
+      } else if (path === "/ready") {
+        const ready = !draining;
+        res
+          .writeHead(ready ? 200 : 503, { "content-type": "application/json" })
+          .end(JSON.stringify({ status: ready ? "ready" : "draining", apps: apps.size }));
+      } else {
+        res
+          .writeHead(404, { "content-type": "application/json" })
+          .end(JSON.stringify({ status: 404, error: "not_found" }));
+      }
+    });
+
+    await listen(server, settings.port, settings.host);
+    await listen(admin, settings.adminPort, "127.0.0.1");
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+
+  const hostForUrl = (host: string) => (host.includes(":") ? `[${host}]` : host);
+  const url = `http://${hostForUrl(settings.host)}:${(server.address() as AddressInfo).port}`;
+  const adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
+  logger.info({ url, adminUrl, apps: [...apps.keys()], engine: settings.engine }, "listening");
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      logger.info({ inFlight: flights.size, drainTimeoutMs: settings.drainTimeoutMs }, "draining");
+      server!.close();
+      http.closeIdleConnections();
+      // Waiting requests are answered 503 at once; running ones get the drain timeout.
+      for (const flight of flights) if (flight.phase === "queued") flight.controller.abort(new ShuttingDownError());
+      const all = Promise.all([...flights].map((f) => f.done));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), settings.drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.warn({ inFlight: flights.size }, "drain timeout: aborting the requests still running");
+        for (const flight of flights) flight.controller.abort(new ShuttingDownError());
+        await Promise.race([
+          Promise.all([...flights].map((f) => f.done)),
+          new Promise((r) => setTimeout(r, 2_000).unref()),
+        ]);
+      }
+      await cleanup();
+      logger.info({}, "stopped");
+    })();
+    return closing;
+  };
+
+  return {
+    url,
+    adminUrl,
+    settings,
+    limits,
+    apps: [...apps.keys()],
+    logger,
+    close,
+  };
+}
+
+function decodeURIComponentSafe(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function listen(
+  server: EventEmitter & { listen(port: number, host: string): unknown },
+  port: number,
+  host: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) =>
+      reject(
+        new ConfigError({
+          source: `listening on ${host}:${port}`,
+          value: port,
+          expected: "a free port (or 0)",
+          reason: error.message,
+          cause: error,
+        }),
+      );
+    server.once("error", onError);
+    server.once("listening", () => {
+      server.off("error", onError);
+      resolve();
+    });
+    server.listen(port, host);
+  });
+}
