@@ -108,6 +108,9 @@ interface Flight {
   done: Promise<void>;
 }
 
+/** The least CPU time an instance's load gets (requests keep their own, smaller budget). */
+const LOAD_CPU_MS = 2_000;
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Raw bytes of the 503 an over-cap connection gets before it is closed. */
@@ -233,6 +236,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   let datastore: Datastore | undefined;
   let runtime: Runtime | undefined;
   const apps = new Map<string, LoadedApp>();
+  const callLimits = new Map<string, LimitOptions>();
   let server: NetServer | undefined;
   let admin: ReturnType<typeof createHttpServer> | undefined;
   const http = createHttpServer({
@@ -283,9 +287,15 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     runtime = new Runtime(engine, limits, { datastore: datastore ? { store: datastore, namespaces: "*" } : undefined });
     for (const app of sources) {
       const own = appSettings.get(app.name);
+      const appLimits = overrideLimits(limits, own?.limits);
+      // A request's CPU budget is small (50ms by default) and loading an instance (an isolate or a
+      // worker, the platform layer, the module) may cost more under load: instances load under at
+      // least LOAD_CPU_MS, and every request gets its own budget as a call override.
+      const cpu = appLimits.values.cpuTimeMs;
+      callLimits.set(app.name, { cpuTimeMs: cpu });
       const loaded = await runtime.load(app.source, {
         filename: app.file,
-        limits: own?.limits ?? {},
+        limits: { ...own?.limits, cpuTimeMs: cpu > 0 ? Math.max(cpu, LOAD_CPU_MS) : cpu },
         instances: own?.instances ?? settings.instances,
         env: own?.env ?? {},
       });
@@ -307,7 +317,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     const maxConnections = limits.values.maxConnections;
 
     // The connection cap: sockets are accepted paused; over the cap they get a 503 and are closed.
-    server = createNetServer({ pauseOnConnect: true }, (socket) => {
+    server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
       if (maxConnections > 0 && sockets.size >= maxConnections) {
         m.rejections.inc({ status: "503" });
         logger.warn({ limit: "connections", value: maxConnections }, "connection refused: over the cap");
@@ -446,6 +456,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           let response: Response;
           try {
             response = await app.fetch(request, {
+              limits: callLimits.get(appName)!,
               signal: controller.signal,
               onConsole: (level, text) => logger.info({ app: appName, requestId, console: level, text }, "console"),
             });

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { describe, test } from "node:test";
+import { appsDir, bodyOf, withServer } from "./helpers.js";
+
+const dir = appsDir({
+  "echo.js": `export default { async fetch(request) { return new Response("got " + (await request.text()).length); } };`,
+  "slow.js": `export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return new Response("slow done"); } };`,
+});
+
+function open(url: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+function readAll(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (text += chunk));
+    socket.on("error", () => resolve(text));
+    socket.on("close", () => resolve(text));
+  });
+}
+
+describe("warden serve: the front door", () => {
+  test("a connection over maxConnections gets a real 503 naming the cap, then is closed", async () => {
+    await withServer({ path: dir, limits: { options: { maxConnections: 2 } } }, async (server, logs) => {
+      const held = [await open(server.url), await open(server.url)];
+      try {
+        // Give the server a moment to count the held connections, then one more.
+        await new Promise((r) => setTimeout(r, 50));
+        const extra = await open(server.url);
+        const answer = readAll(extra);
+        extra.write("GET /echo HTTP/1.1\r\nhost: x\r\n\r\n");
+        const text = await answer;
+        assert.match(text, /^HTTP\/1\.1 503 /);
+        assert.match(text, /HTTP server capacity exceeded \(2 connections\)/);
+        assert.ok(logs.lines.some((l) => l["limit"] === "connections"));
+        // The held connections still work.
+        const reply = readAll(held[0]!);
+        held[0]!.write("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        assert.match(await reply, /^HTTP\/1\.1 200 [\s\S]*got 0$/);
+      } finally {
+        for (const socket of held) socket.destroy();
+      }
+    });
+  });
+
+  test("a body over maxValueBytes is 413, whether declared or streamed, before it reaches a sandbox", async () => {
+    await withServer({ path: dir, limits: { options: { maxValueBytes: "1KB" } } }, async (server) => {
+      const ok = await fetch(`${server.url}/echo`, { method: "POST", body: "x".repeat(1000) });
+      assert.equal(await ok.text(), "got 1000");
+      const declared = await fetch(`${server.url}/echo`, { method: "POST", body: "x".repeat(1001) });
+      assert.equal(declared.status, 413);
+      const body = (await bodyOf(declared)) as Record<string, unknown>;
+      assert.equal(body["error"], "WARDEN_LIMIT_VALUE_SIZE");
+      assert.equal(body["message"], "value size exceeds maximum (1KB)");
+      // Chunked: no content-length, counted while it streams.
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < 5; i++) controller.enqueue(new Uint8Array(400));
+          controller.close();
+        },
+      });
+      const streamed = await fetch(`${server.url}/echo`, {
+        method: "POST",
+        body: stream,
+        duplex: "half",
+      } as RequestInit);
+      assert.equal(streamed.status, 413);
+      await streamed.text();
+    });
+  });
+
+  test("the bulkhead: a full queue answers 429 with Retry-After; a long wait 408", async () => {
+    await withServer(
+      { path: dir, instances: 2, bulkhead: { maxConcurrentPerUser: 1, maxQueuePerUser: 0 } },
+      async (server, logs) => {
+        const [first, second] = await Promise.all([fetch(`${server.url}/slow`), fetch(`${server.url}/slow`)]);
+        const statuses = [first.status, second.status].sort();
+        assert.deepEqual(statuses, [200, 429]);
+        const rejected = first.status === 429 ? first : second;
+        assert.match(rejected.headers.get("retry-after") ?? "", /^\d+$/);
+        assert.equal(((await bodyOf(rejected)) as Record<string, unknown>)["error"], "too_many_requests");
+        await first.arrayBuffer().catch(() => {});
+        await second.arrayBuffer().catch(() => {});
+        assert.ok(logs.messages("request").some((l) => l["status"] === 429 && typeof l["user"] === "string"));
+      },
+    );
+    await withServer(
+      { path: dir, instances: 2, bulkhead: { maxConcurrentPerUser: 1, maxQueuePerUser: 1, queueTimeoutMs: 50 } },
+      async (server) => {
+        const [first, second] = await Promise.all([fetch(`${server.url}/slow`), fetch(`${server.url}/slow`)]);
+        assert.deepEqual([first.status, second.status].sort(), [200, 408]);
+        await first.arrayBuffer();
+        await second.arrayBuffer();
+      },
+    );
+  });
+
+  test("--user-from header:NAME gives each key its own bulkhead slots", async () => {
+    await withServer(
+      {
+        path: dir,
+        instances: 2,
+        userFrom: "header:x-api-key",
+        bulkhead: { maxConcurrentPerUser: 1, maxQueuePerUser: 0 },
+      },
+      async (server) => {
+        const [a, b] = await Promise.all([
+          fetch(`${server.url}/slow`, { headers: { "x-api-key": "alice" } }),
+          fetch(`${server.url}/slow`, { headers: { "x-api-key": "bob" } }),
+        ]);
+        assert.deepEqual([a.status, b.status], [200, 200]);
+        await a.text();
+        await b.text();
+      },
+    );
+  });
+});
