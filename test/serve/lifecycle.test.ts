@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { describe, test } from "node:test";
+import { appsDir, withServer } from "./helpers.js";
+
+const dir = appsDir({
+  "slow.js": `export default { async fetch(request) {
+    const ms = Number(new URL(request.url).searchParams.get("ms") ?? 300);
+    await new Promise((r) => setTimeout(r, ms));
+    return new Response("done");
+  } };`,
+});
+
+/** One request on a connection of its own; resolves to the status, or "lost" when no answer came. */
+function hit(url: string): Promise<number | "lost"> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { agent: false, headers: { connection: "close" } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", () => resolve("lost"));
+    req.end();
+  });
+}
+
+describe("warden serve: drain and overload", () => {
+  test("close() with requests in flight: the running one finishes, the queued ones get 503, each gets an answer", async () => {
+    let statuses: (number | "lost")[] = [];
+    await withServer(
+      { path: dir, bulkhead: { maxConcurrentPerUser: 1, maxQueuePerUser: 10 }, drainTimeoutMs: 5_000 },
+      async (server, logs) => {
+        const running = hit(`${server.url}/slow?ms=500`);
+        await new Promise((r) => setTimeout(r, 150));
+        const queued = [hit(`${server.url}/slow?ms=10`), hit(`${server.url}/slow?ms=10`)];
+        await new Promise((r) => setTimeout(r, 100));
+        await server.close();
+        statuses = await Promise.all([running, ...queued]);
+        assert.ok(logs.messages("draining").length === 1);
+        assert.ok(logs.messages("stopped").length === 1);
+      },
+    );
+    assert.deepEqual(statuses, [200, 503, 503]);
+  });
+
+  test("a request still running at the drain timeout is aborted with a 503", async () => {
+    await withServer({ path: dir, drainTimeoutMs: 100 }, async (server) => {
+      const running = hit(`${server.url}/slow?ms=20000`);
+      await new Promise((r) => setTimeout(r, 200));
+      await server.close();
+      assert.equal(await running, 503);
+    });
+  });
+
+  test("a bounded overload run: every request gets 2xx, 429, 408 or 503; none is lost", async () => {
+    await withServer(
+      {
+        path: dir,
+        instances: 2,
+        limits: { options: { maxConnections: 40 } },
+        bulkhead: { maxConcurrentPerUser: 4, maxQueuePerUser: 8, queueTimeoutMs: 150 },
+      },
+      async (server) => {
+        const counts = new Map<string, number>();
+        const deadline = Date.now() + 3_000;
+        const client = async (): Promise<void> => {
+          while (Date.now() < deadline) {
+            const status = await hit(`${server.url}/slow?ms=20`);
+            const key = typeof status === "number" && status >= 200 && status < 300 ? "2xx" : String(status);
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          }
+        };
+        await Promise.all(Array.from({ length: 60 }, client));
+        const summary = Object.fromEntries(counts);
+        for (const key of counts.keys()) assert.ok(["2xx", "429", "408", "503"].includes(key), JSON.stringify(summary));
+        assert.ok((counts.get("2xx") ?? 0) > 0, JSON.stringify(summary));
+      },
+    );
+  });
+});
