@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, test } from "node:test";
+import { runCli, WARDEN_BIN } from "../helpers/cli.js";
+import { appsDir } from "./helpers.js";
+
+const dir = appsDir({
+  "hello.js": `export default { fetch: (request, env) => new Response("hello " + (env.WHO ?? "nobody")) };`,
+  "slow.js": `export default { async fetch() { await new Promise((r) => setTimeout(r, 600)); return new Response("slow done"); } };`,
+});
+
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("WARDEN_")) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+describe("warden serve: the CLI", () => {
+  test("serves over real HTTP, logs JSON lines, drains on SIGTERM with a request in flight and exits 0", async () => {
+    const cwd = appsDir({
+      "warden.config.json": JSON.stringify({ serve: { apps: { hello: { env: { WHO: "config" } } } } }),
+    });
+    const child = spawn(
+      process.execPath,
+      [WARDEN_BIN, "serve", dir, "--port", "0", "--admin-port", "0", "--instances", "1"],
+      { cwd, env: cleanEnv({ WARDEN_SERVE_DRAIN_TIMEOUT: "5s" }), stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      const lines: Record<string, unknown>[] = [];
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+        const rl = createInterface({ input: child.stdout });
+        rl.on("line", (line) => {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          lines.push(parsed);
+          if (parsed["msg"] === "listening") resolve(parsed);
+        });
+        child.once("exit", () => reject(new Error(`warden serve exited early: ${stderr}`)));
+      });
+      const { url, adminUrl } = (await listening) as { url: string; adminUrl: string };
+      const hello = await fetch(`${url}/hello`, { headers: { "x-request-id": "cli-1" } });
+      assert.equal(await hello.text(), "hello config");
+      assert.equal(hello.headers.get("x-request-id"), "cli-1");
+      assert.equal((await fetch(`${adminUrl}/health`)).status, 200);
+      const inFlight = fetch(`${url}/slow`);
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill("SIGTERM");
+      const slow = await inFlight;
+      assert.equal(slow.status, 200);
+      assert.equal(await slow.text(), "slow done");
+      assert.equal(await exited, 0);
+      assert.ok(lines.some((l) => l["msg"] === "request" && l["requestId"] === "cli-1" && l["status"] === 200));
+      assert.ok(lines.some((l) => l["msg"] === "draining"));
+      assert.ok(lines.some((l) => l["msg"] === "stopped"));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    }
+  });
+
+  test("bad settings exit 2 with a message naming the source, the value and the expected form", () => {
+    const flag = runCli(["serve", dir, "--port", "http"]);
+    assert.equal(flag.status, 2);
+    assert.match(flag.stderr, /invalid value "http" from the flag --port.*expected a whole number from 0 to 65535/);
+    const variable = runCli(["serve", dir], { env: { WARDEN_SERVE_USER_FROM: "cookie" } });
+    assert.equal(variable.status, 2);
+    assert.match(variable.stderr, /"cookie" from the variable WARDEN_SERVE_USER_FROM.*expected ip, or header:NAME/);
+    const cwd = appsDir({});
+    writeFileSync(join(cwd, "warden.config.json"), JSON.stringify({ serve: { drainTimeoutMs: "soon" } }));
+    const file = runCli(["serve", dir], { cwd });
+    assert.equal(file.status, 2);
+    assert.match(
+      file.stderr,
+      /"soon" from the file .*warden\.config\.json key serve\.drainTimeoutMs.*expected a duration/,
+    );
+    const limit = runCli(["serve", dir, "--cpu", "fast"]);
+    assert.equal(limit.status, 2);
+    assert.match(limit.stderr, /the flag --cpu/);
+    const bulkhead = runCli(["serve", dir, "--max-queue-per-user", "many"]);
+    assert.equal(bulkhead.status, 2);
+    assert.match(bulkhead.stderr, /"many" from the flag --max-queue-per-user/);
+    const missing = runCli(["serve", join(dir, "nope")]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /the argument <path>/);
+  });
+});
