@@ -239,11 +239,25 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   const callLimits = new Map<string, LimitOptions>();
   let server: NetServer | undefined;
   let admin: ReturnType<typeof createHttpServer> | undefined;
+  if (settings.requestTimeoutMs < settings.headersTimeoutMs) {
+    throw new ConfigError({
+      source: "the setting requestTimeoutMs",
+      value: settings.requestTimeoutMs,
+      reason: `it is shorter than headersTimeoutMs (${settings.headersTimeoutMs}ms)`,
+      expected: "a request timeout at least as long as the headers timeout",
+    });
+  }
+  // Slow clients: Node answers 408 and closes a connection whose headers (or whole request) take
+  // longer than these, checked every `connectionsCheckingInterval`.
   const http = createHttpServer({
     headersTimeout: settings.headersTimeoutMs,
     requestTimeout: settings.requestTimeoutMs,
     keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(settings.headersTimeoutMs / 4))),
   });
+  // Node starts its connection tracking (the timeouts above, closeIdleConnections) on 'listening';
+  // this server never listens itself (the net.Server in front hands it sockets), so start it here.
+  http.emit("listening");
   const sockets = new Set<Socket>();
   const flights = new Set<Flight>();
   let running = 0;
@@ -258,6 +272,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       closing.push(new Promise((resolve) => admin!.close(resolve)));
     }
     http.closeAllConnections();
+    // Stops Node's connection-checking timer (the server itself never listened).
+    http.close(() => {});
     for (const socket of sockets) socket.destroy();
     await Promise.all(closing);
     await runtime?.close();

@@ -122,3 +122,16 @@ describe("warden serve: the front door", () => {
     );
   });
 });
+
+describe("warden serve: slow clients", () => {
+  test("a client that sends its headers too slowly gets 408 and is closed; others are unaffected", async () => {
+    await withServer({ path: dir, headersTimeoutMs: 300, requestTimeoutMs: 1_000 }, async (server) => {
+      const slow = await open(server.url);
+      const answer = readAll(slow);
+      slow.write("GET /echo HTTP/1.1\r\nhost: x\r\n"); // and never the blank line
+      const fast = await fetch(`${server.url}/echo`);
+      assert.equal(await fast.text(), "got 0");
+      assert.match(await answer, /^HTTP\/1\.1 408 /);
+    });
+  });
+});
