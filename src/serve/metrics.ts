@@ -26,7 +26,7 @@ export interface ServeMetrics {
 /** Creates the registry and every metric. */
 export function createMetrics(sources: MetricsSources): ServeMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "warden_process_" });
+  collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: "warden_http_requests_total",
     help: "Requests answered, by app and HTTP status",

@@ -133,32 +133,53 @@ function errorBody(error: WardenError): Record<string, unknown> {
   };
 }
 
-/** Reads the request body under `cap` bytes (0/-1: none), counting while it streams. */
-async function readBody(req: IncomingMessage, cap: number, signal: AbortSignal): Promise<Buffer | null> {
+/**
+ * Reads the request body under `cap` bytes (0/-1: no cap), counting while it streams: past the
+ * cap it rejects at once (the rest is read and dropped, and the answer closes the connection).
+ */
+function readBody(req: IncomingMessage, cap: number, signal: AbortSignal): Promise<Buffer | null> {
   if (req.method === "GET" || req.method === "HEAD") {
     req.resume();
-    return null;
+    return Promise.resolve(null);
   }
   const declared = Number(req.headers["content-length"]);
   if (cap > 0 && Number.isFinite(declared) && declared > cap) {
-    throw new LimitExceededError({ kind: "value_size", limit: cap, observed: declared });
+    req.resume();
+    return Promise.reject(new LimitExceededError({ kind: "value_size", limit: cap, observed: declared }));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    if (signal.aborted) throw new AbortedError("the client went away");
-    size += chunk.length;
-    if (cap > 0 && size > cap) throw new LimitExceededError({ kind: "value_size", limit: cap, observed: size });
-    chunks.push(chunk);
-  }
-  if (
-    chunks.length === 0 &&
-    req.headers["content-length"] === undefined &&
-    req.headers["transfer-encoding"] === undefined
-  ) {
-    return null;
-  }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onGone);
+      req.off("close", onGone);
+      signal.removeEventListener("abort", onGone);
+      req.on("data", () => {}); // keep the connection's parser moving; the bytes are dropped
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (cap > 0 && size > cap) {
+        stop();
+        reject(new LimitExceededError({ kind: "value_size", limit: cap, observed: size }));
+      } else chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      const empty = size === 0 && req.headers["content-length"] === undefined && !req.headers["transfer-encoding"];
+      resolve(empty ? null : Buffer.concat(chunks));
+    };
+    const onGone = (): void => {
+      stop();
+      reject(new AbortedError("the client went away before sending its whole request"));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onGone);
+    req.on("close", onGone);
+    signal.addEventListener("abort", onGone, { once: true });
+  });
 }
 
 function userKey(req: IncomingMessage, from: UserFrom): string {

@@ -27,7 +27,7 @@ describe("warden serve: logs and metrics", () => {
       assert.equal(before.get('warden_http_requests_total{app="hello",status="200"}') ?? 0, 0);
       assert.ok(before.has("warden_http_open_connections"));
       assert.ok(before.has("warden_bulkhead_queued"));
-      assert.ok([...before.keys()].some((k) => k.startsWith("warden_process_")));
+      assert.ok([...before.keys()].some((k) => k.startsWith("process_cpu")));
       for (let i = 0; i < 3; i++) await (await fetch(`${server.url}/hello`)).text();
       await (await fetch(`${server.url}/spin`)).text();
       const after = parseMetrics(await (await fetch(`${server.adminUrl}/metrics`)).text());
