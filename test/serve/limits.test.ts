@@ -87,3 +87,40 @@ describe("warden serve: per-request limits", () => {
     });
   });
 });
+
+describe("warden serve: crash isolation", () => {
+  test("a fatal V8 out-of-memory costs at most the requests in its sandbox process; the server keeps answering", async () => {
+    const apps = appsDir({
+      // A string doubled until one allocation is larger than the heap has left: a fatal V8
+      // out-of-memory, which ends the sandbox process (see test/conformance/hostile.test.ts).
+      "crash.js": `export default () => { let s = "xxxxxxxxxxxxxxxx"; for (;;) { s = s + s; s.charCodeAt(s.length - 1); } };`,
+      "slow.js": `export default { async fetch() { await new Promise((r) => setTimeout(r, 300)); return new Response("slow done"); } };`,
+    });
+    await withServer(
+      {
+        path: apps,
+        engine: "v8",
+        poolSize: 1,
+        limits: { options: { memoryBytes: "32MB", maxInstructions: -1, cpuTimeMs: "5s" } },
+      },
+      async (server, logs) => {
+        const bystander = fetch(`${server.url}/slow`);
+        await new Promise((r) => setTimeout(r, 50));
+        const crash = await fetch(`${server.url}/crash`, { headers: { "x-request-id": "crash-1" } });
+        assert.ok(crash.status >= 500 && crash.status < 600, `status ${crash.status}`);
+        await crash.text();
+        // The bystander shared the sandbox process: it is answered, with its result or a 5xx.
+        const other = await bystander;
+        assert.ok(other.status === 200 || other.status >= 500, `bystander status ${other.status}`);
+        await other.text();
+        assert.equal(await (await fetch(`${server.url}/slow`)).text(), "slow done");
+        const again = await fetch(`${server.url}/crash`);
+        assert.ok(again.status >= 500);
+        await again.text();
+        const line = logs.messages("request").find((l) => l["requestId"] === "crash-1");
+        assert.equal(line?.["app"], "crash");
+        assert.equal(line?.["level"], "warn");
+      },
+    );
+  });
+});
