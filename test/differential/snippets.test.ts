@@ -155,10 +155,10 @@ const SNIPPETS: readonly Snippet[] = [
       "var gv = 1; function gf() {} [Object.getOwnPropertyDescriptor(globalThis, 'gv'), typeof globalThis.gf, Object.keys(globalThis)]",
   },
   {
-    // The timers, datastore(), spawn() and parallel() are Warden's host-backed globals, which the raw engine cannot have.
+    // The timers, datastore(), spawn(), parallel() and fetch() are Warden's host-backed globals, which the raw engine cannot have.
     name: "global-names",
     source:
-      "const own = ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'datastore', 'spawn', 'parallel'];\n" +
+      "const own = ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval', 'datastore', 'spawn', 'parallel', 'fetch'];\n" +
       "Object.getOwnPropertyNames(globalThis).filter(n => !/^[A-Z]/.test(n) && !own.includes(n)).sort()",
   },
   { name: "string-raw", source: "String.raw`a${1}\\nb` + (x => x)`q`" },
