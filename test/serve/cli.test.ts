@@ -27,7 +27,8 @@ describe("warden serve: the CLI", () => {
     });
     const child = spawn(
       process.execPath,
-      [WARDEN_BIN, "serve", dir, "--port", "0", "--admin-port", "0", "--instances", "1"],
+      // --cpu 1s: the first call on a fresh instance may pass 50 ms of CPU on a loaded test machine.
+      [WARDEN_BIN, "serve", dir, "--port", "0", "--admin-port", "0", "--instances", "1", "--cpu", "1s"],
       { cwd, env: cleanEnv({ WARDEN_SERVE_DRAIN_TIMEOUT: "5s" }), stdio: ["ignore", "pipe", "pipe"] },
     );
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

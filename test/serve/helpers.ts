@@ -26,12 +26,21 @@ export class LogCapture {
   }
 }
 
-/** A server on free ports of 127.0.0.1, isolated from the environment and any config file. */
+/**
+ * A server on free ports of 127.0.0.1, isolated from the environment and any config file. The
+ * per-request CPU budget is 1 s unless the test sets one (or asks for `serveDefaults`): the first
+ * call on a fresh instance costs a few milliseconds of CPU when the machine is idle and has been
+ * seen past 50 ms on a loaded one, and these tests are not about that budget.
+ */
 export async function withServer(
-  options: Partial<StartServerOptions> & { path: string },
+  options: Partial<StartServerOptions> & { path: string; serveDefaults?: boolean },
   body: (server: ServeHandle, logs: LogCapture) => Promise<void>,
 ): Promise<void> {
   const logs = new LogCapture();
+  const { serveDefaults, ...rest } = options;
+  const limits = serveDefaults
+    ? rest.limits
+    : { ...rest.limits, options: { cpuTimeMs: "1s", ...rest.limits?.options } };
   const server = await startServer({
     port: 0,
     adminPort: 0,
@@ -40,7 +49,8 @@ export async function withServer(
     poolSize: 1,
     instances: 1,
     logDestination: logs,
-    ...options,
+    ...rest,
+    ...(limits ? { limits } : {}),
   });
   try {
     await body(server, logs);

@@ -15,11 +15,18 @@ const dir = appsDir({
 
 describe("warden serve: per-request limits", () => {
   test("serve defaults: CPU 50ms, memory 128MB, wall clock 30s; the rest from the profile", async () => {
-    await withServer({ path: dir }, async (server) => {
+    await withServer({ path: dir, serveDefaults: true }, async (server) => {
       assert.equal(server.limits.values.cpuTimeMs, 50);
       assert.equal(server.limits.values.memoryBytes, 128_000_000);
       assert.equal(server.limits.values.timeoutMs, 30_000);
       assert.equal(server.limits.values.maxInstructions, 10_000_000);
+    });
+    // Without an instruction cap, an endless loop meets the 50 ms CPU default.
+    const options = { maxInstructions: -1 };
+    await withServer({ path: dir, serveDefaults: true, limits: { options } }, async (server) => {
+      const response = await fetch(`${server.url}/spin?loop`);
+      assert.equal(response.status, 503);
+      assert.equal(((await bodyOf(response)) as Record<string, unknown>)["message"], "CPU time limit exceeded (50ms)");
     });
     // An explicit value wins over the serve default.
     await withServer({ path: dir, limits: { options: { cpuTimeMs: "200ms" } } }, async (server) => {
@@ -29,21 +36,24 @@ describe("warden serve: per-request limits", () => {
 
   test("an endless loop answers with its limit's status and JSON; the next request and other apps work", async () => {
     // No instruction cap, so that the CPU budget speaks.
-    await withServer({ path: dir, limits: { options: { maxInstructions: -1 } } }, async (server, logs) => {
-      const response = await fetch(`${server.url}/spin?loop`, { headers: { "x-request-id": "loop-1" } });
-      assert.equal(response.status, 503);
-      const body = (await bodyOf(response)) as Record<string, unknown>;
-      assert.deepEqual(
-        { status: body["status"], error: body["error"], message: body["message"], limit: body["limit"] },
-        { status: 503, error: "WARDEN_LIMIT_CPU", message: "CPU time limit exceeded (50ms)", limit: "cpu" },
-      );
-      assert.equal(await (await fetch(`${server.url}/spin`)).text(), "ok");
-      assert.equal(await (await fetch(`${server.url}/other`)).text(), "other app");
-      const line = logs.messages("request").find((l) => l["requestId"] === "loop-1");
-      assert.equal(line?.["limit"], "cpu");
-      assert.equal(line?.["app"], "spin");
-      assert.ok(logs.messages("instance recycled").some((l) => l["requestId"] === "loop-1"));
-    });
+    await withServer(
+      { path: dir, limits: { options: { maxInstructions: -1, cpuTimeMs: "100ms" } } },
+      async (server, logs) => {
+        const response = await fetch(`${server.url}/spin?loop`, { headers: { "x-request-id": "loop-1" } });
+        assert.equal(response.status, 503);
+        const body = (await bodyOf(response)) as Record<string, unknown>;
+        assert.deepEqual(
+          { status: body["status"], error: body["error"], message: body["message"], limit: body["limit"] },
+          { status: 503, error: "WARDEN_LIMIT_CPU", message: "CPU time limit exceeded (100ms)", limit: "cpu" },
+        );
+        assert.equal(await (await fetch(`${server.url}/spin`)).text(), "ok");
+        assert.equal(await (await fetch(`${server.url}/other`)).text(), "other app");
+        const line = logs.messages("request").find((l) => l["requestId"] === "loop-1");
+        assert.equal(line?.["limit"], "cpu");
+        assert.equal(line?.["app"], "spin");
+        assert.ok(logs.messages("instance recycled").some((l) => l["requestId"] === "loop-1"));
+      },
+    );
   });
 
   test("the instruction budget and per-app overrides from the config file", async () => {
