@@ -56,6 +56,8 @@ export function isolateMemoryMb(memoryBytes: number): number {
 export class IsolateSandbox {
   readonly isolate: ivm.Isolate;
   readonly memoryMb: number;
+  /** Runs this isolate has served (its owner replaces it after a number of them). */
+  runs = 0;
   private readonly prelude: Promise<ivm.Script>;
   private readonly scripts = new Map<string, ivm.Script>();
   private spare: Promise<PreparedContext> | undefined;
