@@ -447,6 +447,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         let inner: string;
         if (single) {
           appName = "";
+          // Origin-form only (`/path?query`); `*` and absolute-form targets match no app.
+          if (!rawUrl.startsWith("/")) throw new AppNotFoundError(pathname);
           inner = rawUrl;
         } else {
           const match = /^\/([^/?]+)(.*)$/.exec(rawUrl);
@@ -484,7 +486,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
               // a header the Fetch API refuses stays out
             }
           }
-          const request = new Request(new URL(inner, `http://${host}`), {
+          // Joined as text, not resolved: `//other.host/x` stays a path of this host.
+          const request = new Request(new URL(`http://${host}${inner}`), {
             method: req.method ?? "GET",
             headers,
             ...(body !== null ? { body, duplex: "half" } : {}),

@@ -89,3 +89,24 @@ describe("warden serve: the QuickJS engine", () => {
     );
   });
 });
+
+describe("warden serve: URLs", () => {
+  test("a path that looks like another host stays a path of this one", async () => {
+    const dir = appsDir({ "url.js": `export default (request) => request.url;` });
+    await withServer({ path: dir }, async (server) => {
+      const { port } = new URL(server.url);
+      const { request } = await import("node:http");
+      const text = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, path: "/url//evil.example/x?y=1" }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (body += chunk));
+          res.on("end", () => resolve(body));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.equal(text, `http://127.0.0.1:${port}//evil.example/x?y=1`);
+    });
+  });
+});
