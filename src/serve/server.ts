@@ -241,6 +241,15 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       });
     }
   }
+  if (settings.requestTimeoutMs < settings.headersTimeoutMs) {
+    throw new ConfigError({
+      source: "the setting requestTimeoutMs",
+      value: settings.requestTimeoutMs,
+      reason: `it is shorter than headersTimeoutMs (${settings.headersTimeoutMs}ms)`,
+      expected: "a request timeout at least as long as the headers timeout",
+    });
+  }
+  // The last check: the bulkhead is the first thing that holds a resource (closed in cleanup).
   const bulkhead = createBulkhead({ ...bulkheadOptions, env, configFile: file ?? false, cwd });
 
   const logger = pino(
@@ -260,14 +269,6 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   const callLimits = new Map<string, LimitOptions>();
   let server: NetServer | undefined;
   let admin: ReturnType<typeof createHttpServer> | undefined;
-  if (settings.requestTimeoutMs < settings.headersTimeoutMs) {
-    throw new ConfigError({
-      source: "the setting requestTimeoutMs",
-      value: settings.requestTimeoutMs,
-      reason: `it is shorter than headersTimeoutMs (${settings.headersTimeoutMs}ms)`,
-      expected: "a request timeout at least as long as the headers timeout",
-    });
-  }
   // Slow clients: Node answers 408 and closes a connection whose headers (or whole request) take
   // longer than these, checked every `connectionsCheckingInterval`.
   const http = createHttpServer({
