@@ -323,6 +323,19 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     }
     const engine = await createEngine(settings.engine as "v8" | "quickjs", poolSize !== undefined ? { poolSize } : {});
     runtime = new Runtime(engine, limits, { datastore: datastore ? { store: datastore, namespaces: "*" } : undefined });
+    // A call that crossed `warnAt` of a budget (the runtime's warning event names the app's file).
+    const appByFile = new Map(sources.map((app) => [app.file, app.name]));
+    runtime.on("warning", (warning) =>
+      logger.warn(
+        {
+          app: appByFile.get(warning.filename) ?? null,
+          budget: warning.budget,
+          fraction: warning.fraction,
+          value: warning.limit,
+        },
+        "budget warning",
+      ),
+    );
     for (const app of sources) {
       const own = appSettings.get(app.name);
       const appLimits = overrideLimits(limits, own?.limits);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { describe, test } from "node:test";
-import { appsDir, bodyOf, withServer } from "./helpers.js";
+import { appsDir, bodyOf, untilMetric, withServer } from "./helpers.js";
 
 const dir = appsDir({
   "echo.js": `export default { async fetch(request) { return new Response("got " + (await request.text()).length); } };`,
@@ -31,8 +31,8 @@ describe("warden serve: the front door", () => {
     await withServer({ path: dir, limits: { options: { maxConnections: 2 } } }, async (server, logs) => {
       const held = [await open(server.url), await open(server.url)];
       try {
-        // Give the server a moment to count the held connections, then one more.
-        await new Promise((r) => setTimeout(r, 50));
+        // Once the server counts the held connections, one more.
+        await untilMetric(server.adminUrl, "warden_http_open_connections", (n) => n === 2);
         const extra = await open(server.url);
         const answer = readAll(extra);
         extra.write("GET /echo HTTP/1.1\r\nhost: x\r\n\r\n");
@@ -40,6 +40,9 @@ describe("warden serve: the front door", () => {
         assert.match(text, /^HTTP\/1\.1 503 /);
         assert.match(text, /HTTP server capacity exceeded \(2 connections\)/);
         assert.ok(logs.lines.some((l) => l["limit"] === "connections"));
+        const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
+        assert.match(metrics, /^warden_http_rejections_total\{status="503"\} 1$/m);
+        assert.match(metrics, /^warden_http_open_connections 2$/m);
         // The held connections still work.
         const reply = readAll(held[0]!);
         held[0]!.write("GET /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");

@@ -68,3 +68,18 @@ export async function bodyOf(response: Response): Promise<unknown> {
     return text;
   }
 }
+
+/** The value of one unlabelled metric on the admin listener. */
+export async function metric(adminUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.split(" ")[1]);
+}
+
+/** Polls a metric until `accept` holds (the tests wait for states, not for times). */
+export async function untilMetric(adminUrl: string, name: string, accept: (value: number) => boolean): Promise<void> {
+  for (;;) {
+    if (accept(await metric(adminUrl, name))) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

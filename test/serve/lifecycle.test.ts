@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { describe, test } from "node:test";
-import { appsDir, withServer } from "./helpers.js";
+import { appsDir, untilMetric, withServer } from "./helpers.js";
 
 const dir = appsDir({
   "slow.js": `export default { async fetch(request) {
@@ -31,10 +31,12 @@ describe("warden serve: drain and overload", () => {
       { path: dir, bulkhead: { maxConcurrentPerUser: 1, maxQueuePerUser: 10 }, drainTimeoutMs: 5_000 },
       async (server, logs) => {
         const running = hit(`${server.url}/slow?ms=500`);
-        await new Promise((r) => setTimeout(r, 150));
+        await untilMetric(server.adminUrl, "warden_runs_in_flight", (n) => n === 1);
         const queued = [hit(`${server.url}/slow?ms=10`), hit(`${server.url}/slow?ms=10`)];
-        await new Promise((r) => setTimeout(r, 100));
-        await server.close();
+        await untilMetric(server.adminUrl, "warden_bulkhead_queued", (n) => n === 2);
+        const closed = server.close();
+        assert.equal((await fetch(`${server.adminUrl}/ready`)).status, 503);
+        await closed;
         statuses = await Promise.all([running, ...queued]);
         assert.ok(logs.messages("draining").length === 1);
         assert.ok(logs.messages("stopped").length === 1);
@@ -46,7 +48,7 @@ describe("warden serve: drain and overload", () => {
   test("a request still running at the drain timeout is aborted with a 503", async () => {
     await withServer({ path: dir, drainTimeoutMs: 100 }, async (server) => {
       const running = hit(`${server.url}/slow?ms=20000`);
-      await new Promise((r) => setTimeout(r, 200));
+      await untilMetric(server.adminUrl, "warden_runs_in_flight", (n) => n === 1);
       await server.close();
       assert.equal(await running, 503);
     });

@@ -5,6 +5,7 @@ import { appsDir, withServer } from "./helpers.js";
 const dir = appsDir({
   "hello.js": `export default () => "hello";`,
   "spin.js": `export default () => { for (;;) {} };`,
+  "busy.js": `export default () => { let n = 0; for (let i = 0; i < 9500; i++) n += i; return String(n); };`,
 });
 
 /** Parses Prometheus text into `name{labels}` -> value. */
@@ -58,5 +59,17 @@ describe("warden serve: logs and metrics", () => {
       assert.equal(typeof line["durationMs"], "number");
       assert.match(String(line["user"]), /^ip:/);
     });
+  });
+
+  test("a request that crosses warnAt of a budget logs a budget warning naming the app", async () => {
+    await withServer(
+      { path: dir, limits: { options: { maxInstructions: 10_000, warnAt: 0.9 } } },
+      async (server, logs) => {
+        assert.equal((await fetch(`${server.url}/busy`)).status, 200);
+        const warning = logs.messages("budget warning").find((l) => l["app"] === "busy");
+        assert.equal(warning?.["budget"], "instructions");
+        assert.equal(warning?.["level"], "warn");
+      },
+    );
   });
 });
