@@ -16,12 +16,12 @@ export function tempDir(): string {
 
 /** How a test opens a fresh store of one backend kind. */
 export interface BackendCase {
-  readonly name: "memory" | "sqlite";
+  readonly name: "memory" | "sqlite" | "redis";
   /** A URL for a new, empty store. */
   url(): string;
 }
 
-/** The two backends every shared suite runs against. */
+/** The two local backends every shared suite runs against (Redis runs them in redis.test.ts). */
 export const BACKENDS: readonly BackendCase[] = [
   { name: "memory", url: () => "memory:" },
   { name: "sqlite", url: () => `sqlite:${join(tempDir(), "data.db")}` },
