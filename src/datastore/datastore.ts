@@ -56,9 +56,9 @@ export interface NamespaceOptions {
 
 /** A datastore: a disposable handle on a backend. Close it (or `await using` it) when done. */
 export interface Datastore extends AsyncDisposable {
-  /** Where the data lives (`memory:`, `sqlite:/abs/path.db`). */
+  /** Where the data lives (`memory:`, `sqlite:/abs/path.db`, `redis://host:6379` with any password as `***`). */
   readonly location: string;
-  /** Backend kind: `memory`, `sqlite`, ... */
+  /** Backend kind: `memory`, `sqlite`, `redis`, ... */
   readonly kind: string;
   /** Default cap per namespace in bytes; `0` or `-1`: none. */
   readonly maxDatastoreBytes: number;
@@ -72,7 +72,7 @@ export interface Datastore extends AsyncDisposable {
   namespace(name: string, options?: NamespaceOptions): DatastoreNamespace;
   /**
    * Waits for operations in flight, then releases the backend (closes the
-   * SQLite file). Later operations reject with `DisposedError`. Idempotent.
+   * SQLite file, or the Redis connection). Later operations reject with `DisposedError`. Idempotent.
    */
   close(): Promise<void>;
 }
@@ -203,8 +203,11 @@ class Namespace implements DatastoreNamespace {
 /**
  * Opens a datastore: `"memory:"` (a new, empty store in this process),
  * `"sqlite:./path.db"` or `"sqlite:/abs/path.db"` (a file, created if
- * missing), or a ready {@link DatastoreBackend}. A bad URL or option raises
- * `ConfigError`; so does a file that cannot be opened as a datastore.
+ * missing), `"redis://host:6379"` (a Redis server, shared by every process
+ * that opens the same URL; `rediss://` for TLS), or a ready
+ * {@link DatastoreBackend}. A bad URL or option raises `ConfigError`; so does
+ * a file that cannot be opened as a datastore, and a Redis server that cannot
+ * be reached (the message names the URL, password hidden).
  */
 export async function createDatastore(
   target: string | DatastoreBackend,
@@ -214,6 +217,11 @@ export async function createDatastore(
   if (typeof target === "object" && target !== null) return new Store(target, settings.maxDatastoreBytes);
   const location = parseDatastoreUrl(target, settings.cwd);
   if (location.kind === "memory") return new Store(openMemoryBackend(), settings.maxDatastoreBytes);
+  if (location.kind === "redis") {
+    // Loaded here, not at the top: only Redis users load the client.
+    const { openRedisBackend } = await import("./redis.js");
+    return new Store(await openRedisBackend(location), settings.maxDatastoreBytes);
+  }
   // Loaded here, not at the top: only SQLite users load the native addon.
   const { openSqliteBackend } = await import("./sqlite.js");
   const backend = openSqliteBackend(String(target), {

@@ -1,7 +1,7 @@
 /**
  * The datastore: per-namespace JSON key-value storage with a byte cap per
- * namespace, on memory (embedded default) or a SQLite file, behind a backend
- * contract a shared store can implement. See docs/datastore.md.
+ * namespace, on memory (embedded default), a SQLite file or Redis, behind a
+ * backend contract. See docs/datastore.md.
  */
 export { createDatastore, type Datastore, type DatastoreNamespace, type NamespaceOptions } from "./datastore.js";
 export { DEFAULT_MAX_DATASTORE_BYTES, type DatastoreOptions } from "./options.js";
@@ -17,7 +17,13 @@ export {
   datastoreTypeError,
   type DatastoreKeysOptions,
 } from "./limits.js";
-export { parseDatastoreUrl, DATASTORE_URL_FORMS, type DatastoreLocation } from "./url.js";
+export {
+  parseDatastoreUrl,
+  DATASTORE_URL_FORMS,
+  DEFAULT_REDIS_DATASTORE_PREFIX,
+  type DatastoreLocation,
+  type RedisLocation,
+} from "./url.js";
 export {
   openNamespaceForGuest,
   checkNamespacePolicy,

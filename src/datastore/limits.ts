@@ -160,3 +160,10 @@ export function datastoreTypeError(key: string, operation: string, expected: str
     `datastore ${operation}(): key ${JSON.stringify(key)} holds ${found}, not ${expected}; nothing was changed`,
   );
 }
+
+/** The error for an `increment` whose result JSON cannot hold (`Infinity`, `-Infinity`). */
+export function datastoreIncrementRangeError(key: string, result: number): RangeError {
+  return new RangeError(
+    `datastore increment(): key ${JSON.stringify(key)} would hold ${result}, which JSON cannot hold; nothing was changed`,
+  );
+}

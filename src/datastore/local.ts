@@ -7,7 +7,7 @@
  * than reading a usage that is about to change.
  */
 import type { DatastoreBackend } from "./backend.js";
-import { checkDatastoreCap, datastoreEntryBytes, datastoreTypeError } from "./limits.js";
+import { checkDatastoreCap, datastoreEntryBytes, datastoreIncrementRangeError, datastoreTypeError } from "./limits.js";
 
 /** Synchronous storage primitives of a local backend. Writes are only called inside `atomic`. */
 export interface EntryTable {
@@ -34,7 +34,7 @@ export interface EntryTable {
 }
 
 /** What a stored JSON text is, for error messages; stored texts are `JSON.stringify` output. */
-function kindOf(json: string): string {
+export function jsonKind(json: string): string {
   switch (json[0]) {
     case '"':
       return "a string";
@@ -93,15 +93,11 @@ export class LocalBackend implements DatastoreBackend {
   async increment(namespace: string, key: string, by: number, limit: number): Promise<number> {
     return this.table.atomic(() => {
       const text = this.table.read(namespace, key);
-      if (text !== undefined && kindOf(text) !== "a number") {
-        throw datastoreTypeError(key, "increment", "a number", kindOf(text));
+      if (text !== undefined && jsonKind(text) !== "a number") {
+        throw datastoreTypeError(key, "increment", "a number", jsonKind(text));
       }
       const result = (text === undefined ? 0 : (JSON.parse(text) as number)) + by;
-      if (!Number.isFinite(result)) {
-        throw new RangeError(
-          `datastore increment(): key ${JSON.stringify(key)} would hold ${result}, which JSON cannot hold; nothing was changed`,
-        );
-      }
+      if (!Number.isFinite(result)) throw datastoreIncrementRangeError(key, result);
       this.replace(namespace, key, JSON.stringify(result), limit);
       return result;
     });
@@ -142,7 +138,7 @@ export class LocalBackend implements DatastoreBackend {
   private readArray(namespace: string, key: string, operation: string): unknown[] | undefined {
     const text = this.table.read(namespace, key);
     if (text === undefined) return undefined;
-    if (text[0] !== "[") throw datastoreTypeError(key, operation, "an array", kindOf(text));
+    if (text[0] !== "[") throw datastoreTypeError(key, operation, "an array", jsonKind(text));
     return JSON.parse(text) as unknown[];
   }
 

@@ -12,7 +12,7 @@ import { cleanUp, openFilesUnder, openStore, tempDir } from "./helpers.js";
 afterEach(cleanUp);
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const FORMS = `expected "memory:", "sqlite:./relative/path.db" or "sqlite:/absolute/path.db"`;
+const FORMS = `expected "memory:", "sqlite:./relative/path.db", "sqlite:/absolute/path.db" or "redis://host:6379"`;
 
 describe("parseDatastoreUrl", () => {
   test("accepted forms", () => {
@@ -22,14 +22,43 @@ describe("parseDatastoreUrl", () => {
     assert.deepEqual(parseDatastoreUrl("sqlite:./data.db", "/srv/app"), { kind: "sqlite", path: "/srv/app/data.db" });
     assert.deepEqual(parseDatastoreUrl("sqlite:data/x.db", "/srv"), { kind: "sqlite", path: "/srv/data/x.db" });
     assert.deepEqual(parseDatastoreUrl(" sqlite:/a b/c.db "), { kind: "sqlite", path: "/a b/c.db" });
+    assert.deepEqual(parseDatastoreUrl("redis://127.0.0.1"), {
+      kind: "redis",
+      host: "127.0.0.1",
+      port: 6379,
+      db: 0,
+      tls: false,
+      prefix: "warden:ds",
+      display: "redis://127.0.0.1",
+    });
+    assert.deepEqual(parseDatastoreUrl("rediss://app:p%40ss@[::1]:7000/3?prefix=shop:v2"), {
+      kind: "redis",
+      host: "::1",
+      port: 7000,
+      db: 3,
+      tls: true,
+      username: "app",
+      password: "p@ss",
+      prefix: "shop:v2",
+      display: "rediss://app:***@[::1]:7000/3?prefix=shop:v2",
+    });
   });
 
   test("bad URLs raise ConfigError naming the value, the problem and the accepted forms", () => {
     const cases: [unknown, string][] = [
       [
-        "redis://localhost:6379",
-        `invalid value "redis://localhost:6379" from the datastore URL: the scheme "redis:" is not supported yet; ${FORMS}`,
+        "redis://:secret@localhost:6379/x",
+        `invalid value "redis://:***@localhost:6379/x" from the datastore URL: the path names the database and must be a number such as "/0", got "/x"; ${FORMS}`,
       ],
+      [
+        "redis://localhost?db=2",
+        `invalid value "redis://localhost?db=2" from the datastore URL: unknown query parameter "db" (the only one is "prefix"); ${FORMS}`,
+      ],
+      [
+        "redis://localhost?prefix=a{b}",
+        `invalid value "redis://localhost?prefix=a{b}" from the datastore URL: the key prefix "a{b}" must be 1 to 128 letters, digits, "_", "-", "." or ":"; ${FORMS}`,
+      ],
+      ["redis:x", `invalid value "redis:x" from the datastore URL: there is no host after "redis://"; ${FORMS}`],
       [
         "postgres://db/x",
         `invalid value "postgres://db/x" from the datastore URL: unknown scheme "postgres:"; ${FORMS}`,
