@@ -19,6 +19,7 @@ export interface ServeMetrics {
   readonly registry: Registry;
   readonly requests: Counter<"app" | "status">;
   readonly duration: Histogram<"app">;
+  readonly cpu: Histogram<"app">;
   readonly limitHits: Counter<"app" | "kind">;
   readonly rejections: Counter<"status">;
 }
@@ -38,6 +39,13 @@ export function createMetrics(sources: MetricsSources): ServeMetrics {
     help: "Time from the request's arrival to its answer, by app",
     labelNames: ["app"] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const cpu = new Histogram({
+    name: "warden_request_cpu_seconds",
+    help: "CPU time of a request's run in its sandbox, by app (when the runtime reports a call's usage)",
+    labelNames: ["app"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   });
   const limitHits = new Counter({
@@ -85,5 +93,5 @@ export function createMetrics(sources: MetricsSources): ServeMetrics {
       this.set(sources.bulkhead().queued);
     },
   });
-  return { registry, requests, duration, limitHits, rejections };
+  return { registry, requests, duration, cpu, limitHits, rejections };
 }

@@ -33,8 +33,8 @@ import {
   type LimitOptions,
   type ResolvedLimits,
 } from "../limits/index.js";
-import { createEngine } from "../engine/index.js";
-import { Runtime, type LoadedApp } from "../runtime/index.js";
+import { createEngine, type Usage } from "../engine/index.js";
+import { Runtime, type CallOptions, type LoadedApp } from "../runtime/index.js";
 import { createDatastore, type Datastore } from "../datastore/index.js";
 import {
   createBulkhead,
@@ -428,6 +428,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       let appName: string | undefined;
       let user: string | undefined;
       let limitHit: string | undefined;
+      let usage: Usage | undefined;
       let failure: WardenError | undefined;
       const finish = (status: number): void => {
         flights.delete(flight);
@@ -436,6 +437,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         const app = appName ?? "-";
         m.requests.inc({ app, status: String(status) });
         m.duration.observe({ app }, durationMs / 1000);
+        if (usage) m.cpu.observe({ app }, usage.cpuMs / 1000);
         if (status === 429 || status === 408 || status === 503) {
           if (failure && !isLimitExceeded(failure)) m.rejections.inc({ status: String(status) });
         }
@@ -447,6 +449,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           path: pathname,
           status,
           durationMs: Math.round(durationMs * 100) / 100,
+          cpuMs: usage ? Math.round(usage.cpuMs * 100) / 100 : null,
+          memoryBytes: usage ? usage.peakMemoryBytes : null,
           user: user ?? null,
           ...(limitHit ? { limit: limitHit } : {}),
           ...(failure ? { error: failure.code, errorMessage: failure.message } : {}),
@@ -509,11 +513,16 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           const recycledBefore = app.stats().recycled;
           let response: Response;
           try {
-            response = await app.fetch(request, {
+            // `onUsage` is the call's usage report, for the log line and the CPU histogram. The
+            // runtime does not make that call yet (see docs/serve.md); until it does, cpuMs and
+            // memoryBytes log as null and the histogram stays empty.
+            const callOptions: CallOptions & { onUsage?: (usage: Usage) => void } = {
               limits: callLimits.get(appName)!,
               signal: controller.signal,
               onConsole: (level, text) => logger.info({ app: appName, requestId, console: level, text }, "console"),
-            });
+              onUsage: (reported) => (usage = reported),
+            };
+            response = await app.fetch(request, callOptions);
           } finally {
             if (app.stats().recycled > recycledBefore) logger.info({ app: appName, requestId }, "instance recycled");
           }

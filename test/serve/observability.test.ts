@@ -57,6 +57,9 @@ describe("warden serve: logs and metrics", () => {
       assert.equal(line["path"], "/hello/x");
       assert.equal(line["status"], 200);
       assert.equal(typeof line["durationMs"], "number");
+      // A number once the runtime reports a call's usage; null until then.
+      assert.ok(line["cpuMs"] === null || typeof line["cpuMs"] === "number");
+      assert.ok("memoryBytes" in line);
       assert.match(String(line["user"]), /^ip:/);
     });
   });
