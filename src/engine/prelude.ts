@@ -440,6 +440,7 @@ ${HOST_CALL_PRELUDE}
       defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
     },
     callInstance,
+    finishLoad,
     settleCall,
     trip,
     convert,

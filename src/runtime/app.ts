@@ -11,6 +11,7 @@ import {
   type FetchDescription,
   type InstanceCallKind,
   type RunReporter,
+  type Usage,
 } from "../engine/index.js";
 import { encodeInput, parseOutcome, readBodyCapped, type RunResult } from "./values.js";
 
@@ -48,6 +49,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Called for each line the guest writes to its console during this call. */
   onConsole?: (level: ConsoleLevel, text: string) => void;
+  /** Called with what the call used (wall clock, CPU, instructions, memory), whatever its outcome. */
+  onUsage?: (usage: Usage) => void;
 }
 
 /** Counters of a {@link LoadedApp}. */
@@ -286,6 +289,7 @@ export class LoadedApp {
       this.busySet.delete(instance);
       this.counters.calls++;
     }
+    options.onUsage?.(outcome.usage);
     if (!instance.alive) this.counters.recycled++;
     if (this.isolation === "call" || !instance.alive) {
       void instance.close();

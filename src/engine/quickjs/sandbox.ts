@@ -81,7 +81,8 @@ interface PreparedSandbox {
   readonly finishScript: QuickJSHandle;
   readonly finishModule: QuickJSHandle;
   readonly status: QuickJSHandle;
-  /** The prelude's warm-instance call (see `prelude-warm.ts`). */
+  /** The prelude's warm-instance load and call (see `prelude-warm.ts`). */
+  readonly finishLoad: QuickJSHandle;
   readonly callInstance: QuickJSHandle;
   /** The prelude's answer to a host call (see `prelude-host.ts`). */
   readonly settleCall: QuickJSHandle;
@@ -302,7 +303,7 @@ export class SandboxHost {
     // A module with top-level await evaluates to a promise of its namespace.
     const namespace = this.awaitPromise(sandbox, state, scope.manage(evaluated.value), scope);
     if ("ending" in namespace) return namespace;
-    const called = ctx.callFunction(sandbox.finishScript, ctx.undefined, ctx.undefined);
+    const called = ctx.callFunction(sandbox.finishLoad, ctx.undefined, namespace.value);
     if (called.error) return this.failure(sandbox, state, scope.manage(called.error));
     const ending = this.settle(sandbox, state, scope, scope.manage(called.value));
     if (ending.ending === "finished") this.resident = { sandbox, namespace: namespace.value.dup(), startBytes };
@@ -440,6 +441,7 @@ export class SandboxHost {
       const finishScript = ctx.getProp(api, "finishScript");
       const finishModule = ctx.getProp(api, "finishModule");
       const status = ctx.getProp(api, "status");
+      const finishLoad = ctx.getProp(api, "finishLoad");
       const callInstance = ctx.getProp(api, "callInstance");
       const settleCall = ctx.getProp(api, "settleCall");
       api.dispose();
@@ -453,6 +455,7 @@ export class SandboxHost {
         finishScript,
         finishModule,
         status,
+        finishLoad,
         callInstance,
         settleCall,
         describe,
@@ -466,8 +469,8 @@ export class SandboxHost {
   }
 
   private disposeSandbox(sandbox: PreparedSandbox): void {
-    const { finishScript, finishModule, status, callInstance, settleCall, describe } = sandbox;
-    for (const handle of [finishScript, finishModule, status, callInstance, settleCall, describe]) {
+    const { finishScript, finishModule, status, finishLoad, callInstance, settleCall, describe } = sandbox;
+    for (const handle of [finishScript, finishModule, status, finishLoad, callInstance, settleCall, describe]) {
       if (handle.alive) handle.dispose();
     }
     sandbox.runtime.removeInterruptHandler();

@@ -72,7 +72,14 @@ export class WarmIsolate {
         });
         await module.evaluate({ promise: true } as never);
         // The prelude's status after the module's evaluation, with no result.
-        return (await context.finishScript.apply(undefined, [undefined], COPY_PROMISE)) as string;
+        const finishLoad = (await context.api.get("finishLoad", { reference: true })) as ivm.Reference<
+          (namespace: unknown) => Promise<string>
+        >;
+        try {
+          return (await finishLoad.apply(undefined, [module.namespace.derefInto()], COPY_PROMISE)) as string;
+        } finally {
+          finishLoad.release();
+        }
       },
       () => context,
     );
