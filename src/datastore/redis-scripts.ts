@@ -12,8 +12,8 @@
  * ARGV[1] is the entry's key. Replies are arrays whose first element says
  * what happened: `{'ok', ...}`, `{'none'}` (nothing to take), `{'limit',
  * before, after}` (refused by the cap), `{'type', c}` (the value under the
- * key starts with `c`, the wrong type), `{'slow', old}` (increment: not an
- * integer sum, computed by the caller), `{'changed'}` (swap: the value moved).
+ * key starts with `c`, the wrong type), `{'slow', old}` (increment: a sum Lua
+ * cannot print as JavaScript would, left to the caller), `{'changed'}` (swap: the value moved).
  * Lua's `#s` is the byte length of a string, the same count as
  * `datastoreEntryBytes` makes of the same UTF-8 texts.
  */
@@ -96,26 +96,61 @@ return 1
 `;
 
 /**
- * ARGV[2] = step (as JavaScript's String(by)), ARGV[3] = cap. Sums of
- * integers within ±(2^53 - 1) are exact in Lua's doubles and print as
- * JavaScript prints them, so they are done here: {'ok', text}. Any other sum
- * answers {'slow', old text or ''}: the caller adds in JavaScript (whose number
- * text Lua cannot reproduce) and writes with SWAP.
+ * A number's JSON text as JavaScript writes it (`JSON.stringify`,
+ * `Number.prototype.toString`): the shortest digits that read back as the
+ * same double, in JavaScript's notation. `%.{p}e` gives the correctly
+ * rounded p-digit decimal; the first p whose text reads back is the shortest,
+ * and the closest among equals, which is JavaScript's choice. The one case
+ * where that search can find more digits than JavaScript is a power of two
+ * (the gap to the next smaller double is half the gap above), so those
+ * answer nil, as do infinities; the caller then adds in JavaScript.
  */
-export const INCREMENT = `${HEAD}
+const JS_NUMBER = String.raw`
+local function js_number(r)
+  if r ~= r or r == math.huge or r == -math.huge then return nil end
+  if r == 0 then return '0' end
+  if r == math.floor(r) and math.abs(r) <= 9007199254740991 then return string.format('%d', r) end
+  local m = math.frexp(r)
+  if m == 0.5 or m == -0.5 then return nil end
+  local s
+  for p = 1, 17 do
+    s = string.format('%.' .. (p - 1) .. 'e', r)
+    if tonumber(s) == r then break end
+  end
+  local sign, first, rest, exp = string.match(s, '^(-?)(%d)%.?(%d*)e([-+]%d+)$')
+  local digits = string.gsub(first .. rest, '0+$', '')
+  local k, n = #digits, tonumber(exp) + 1
+  local out
+  if k <= n and n <= 21 then
+    out = digits .. string.rep('0', n - k)
+  elseif 0 < n and n <= 21 then
+    out = string.sub(digits, 1, n) .. '.' .. string.sub(digits, n + 1)
+  elseif -6 < n and n <= 0 then
+    out = '0.' .. string.rep('0', -n) .. digits
+  else
+    local e = n - 1
+    local mantissa = k == 1 and digits or (string.sub(digits, 1, 1) .. '.' .. string.sub(digits, 2))
+    out = mantissa .. 'e' .. (e < 0 and '-' or '+') .. math.abs(e)
+  end
+  return sign .. out
+end
+`;
+
+/**
+ * ARGV[2] = step (as JavaScript's String(by)), ARGV[3] = cap. Both texts
+ * read back as the exact doubles JavaScript holds (they are JavaScript's
+ * shortest texts and `tonumber` rounds correctly), so Lua's sum is
+ * JavaScript's sum; it is written as {@link JS_NUMBER} prints it: {'ok',
+ * text}. When that function cannot be sure (a power of two) or the sum is
+ * infinite, it answers {'slow', old text or ''}: the caller adds in
+ * JavaScript and writes with SWAP.
+ */
+export const INCREMENT = `${HEAD}${JS_NUMBER}
 local old = redis.call('HGET', V, key)
 if old and not string.find(old, '^[-0-9]') then return wrong_type(old) end
-local by = ARGV[2]
-local SAFE = 9007199254740991
-if string.find(by, '^-?%d+$') and (not old or string.find(old, '^-?%d+$')) then
-  local a, b = tonumber(old or '0'), tonumber(by)
-  local r = a + b
-  if math.abs(a) <= SAFE and math.abs(b) <= SAFE and math.abs(r) <= SAFE then
-    local text = string.format('%d', r)
-    return put(text, old and #old or 0, tonumber(ARGV[3])) or {'ok', text}
-  end
-end
-return {'slow', old or ''}
+local text = js_number(tonumber(old or '0') + tonumber(ARGV[2]))
+if not text then return {'slow', old or ''} end
+return put(text, old and #old or 0, tonumber(ARGV[3])) or {'ok', text}
 `;
 
 /** ARGV[2] = the text the caller read ('' for none), ARGV[3] = new text, ARGV[4] = cap: compare and set. */

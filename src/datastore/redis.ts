@@ -45,7 +45,7 @@ const SCRIPTS = {
 /** What a script answers: a status, then its results. */
 type Reply = [status: string, ...results: (string | number)[]];
 
-/** Increments retried this many times when another writer changes a non-integer sum in between. */
+/** Increments retried this many times when another writer changes the value between the read and the swap of a sum Lua cannot print. */
 const MAX_SWAP_ATTEMPTS = 1000;
 
 /** Bytes above every byte of UTF-8 text: the end of a prefix scan. */
@@ -172,8 +172,8 @@ class RedisBackend implements DatastoreBackend {
     for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt++) {
       const reply = await this.run("increment", SCRIPTS.increment, namespace, key, limit, [String(by), String(limit)]);
       if (reply[0] === "ok") return Number(reply[1]);
-      // Not a sum of safe integers: JavaScript adds (and prints the number as JSON.stringify does),
-      // then the result is written only if nobody changed the value meanwhile.
+      // A sum Lua cannot print as JavaScript does (a power of two) or an infinite one: JavaScript
+      // adds and prints, then the result is written only if nobody changed the value meanwhile.
       const old = String(reply[1]);
       const result = (old === "" ? 0 : (JSON.parse(old) as number)) + by;
       if (!Number.isFinite(result)) throw datastoreIncrementRangeError(key, result);
