@@ -48,7 +48,7 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
       )
       .option(
         "--datastore <url>",
-        "datastore behind the guest's datastore(name): memory: or sqlite:PATH (default: none)",
+        "datastore behind the guest's datastore(name): memory:, sqlite:PATH or redis://HOST:PORT (default: none)",
       )
       .addHelpText(
         "after",

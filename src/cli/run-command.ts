@@ -5,7 +5,7 @@ import { formatSize } from "../units/index.js";
 import { definitionOf, LIMIT_DEFINITIONS, resolveLimits, type LimitInputs, type LimitKey } from "../limits/index.js";
 import { createEngine, ENGINE_NAMES, type Usage } from "../engine/index.js";
 import { Runtime, checkAllowFetch, directoryModules } from "../runtime/index.js";
-import { createDatastore, type Datastore } from "../datastore/index.js";
+import { createDatastore, redactDatastoreUrl, type Datastore } from "../datastore/index.js";
 import { EXIT, type CliIO } from "./io.js";
 
 /** Options of `warden run`. */
@@ -136,8 +136,8 @@ async function openDatastore(url: string, maxDatastoreBytes: number, cwd: string
   } catch (error) {
     throw new ConfigError({
       source: "the flag --datastore",
-      value: url,
-      expected: "memory: or sqlite:PATH (such as sqlite:./data.db)",
+      value: redactDatastoreUrl(url),
+      expected: "memory:, sqlite:PATH (such as sqlite:./data.db) or redis://HOST:PORT",
       reason: (error as Error).message,
       cause: error,
     });

@@ -19,6 +19,7 @@ export {
 } from "./limits.js";
 export {
   parseDatastoreUrl,
+  redactDatastoreUrl,
   DATASTORE_URL_FORMS,
   DEFAULT_REDIS_DATASTORE_PREFIX,
   type DatastoreLocation,

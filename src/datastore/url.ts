@@ -56,7 +56,7 @@ export function parseDatastoreUrl(
   source = "the datastore URL",
 ): DatastoreLocation {
   // A Redis URL may carry a password: messages show it as ***.
-  const shown = typeof url === "string" && /^\s*rediss?:/i.test(url) ? redactUrl(url.trim()) : url;
+  const shown = typeof url === "string" ? redactDatastoreUrl(url) : url;
   const fail = (reason: string): ConfigError =>
     new ConfigError({ source, value: shown, reason, expected: DATASTORE_URL_FORMS });
   if (typeof url !== "string") {
@@ -89,6 +89,14 @@ export function parseDatastoreUrl(
     default:
       throw fail(`unknown scheme "${scheme}:"`);
   }
+}
+
+/**
+ * A datastore URL as messages may show it: a `redis:` or `rediss:` URL with
+ * its password as `***`; any other text unchanged.
+ */
+export function redactDatastoreUrl(url: string): string {
+  return /^\s*rediss?:/i.test(url) ? redactUrl(url.trim()) : url;
 }
 
 /** The URL without its password (`***` instead), for messages; `(unreadable URL)` when it does not parse. */
