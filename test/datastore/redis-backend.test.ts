@@ -423,9 +423,9 @@ describe("redis backend: failures and closing", () => {
     assert.equal(tcpSockets(), 0);
   });
 
-  test("warden run --datastore redis://<unreachable> exits 2 and names the flag and the URL", async () => {
+  test("warden run --datastore redis://<unreachable> exits 2 and names the flag and the URL, password hidden", async () => {
     const port = await closedPort();
-    const program = `const { main } = await import("./src/cli/main.ts"); process.exitCode = await main(["run", "-", "--datastore", "redis://127.0.0.1:${port}"]);`;
+    const program = `const { main } = await import("./src/cli/main.ts"); process.exitCode = await main(["run", "-", "--datastore", "redis://:secret@127.0.0.1:${port}"]);`;
     const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", program], {
       cwd: ROOT,
       input: "export default () => 1",
@@ -434,8 +434,9 @@ describe("redis backend: failures and closing", () => {
     });
     assert.equal(result.status, 2, result.stderr);
     assert.match(result.stderr, /--datastore/);
-    assert.match(result.stderr, new RegExp(`redis://127\\.0\\.0\\.1:${port}`));
+    assert.match(result.stderr, new RegExp(`redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}`));
     assert.match(result.stderr, /ECONNREFUSED/);
+    assert.doesNotMatch(result.stderr, /secret/);
   });
 
   test("close() waits for operations in flight, then closes the connection (Redis sees it go)", async () => {
