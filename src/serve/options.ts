@@ -38,7 +38,7 @@ export interface ServeSettingsOptions {
   adminPort?: number | string;
   /** Sandbox engine. @default "v8" */
   engine?: EngineName | string;
-  /** Datastore URL behind the guests' `datastore(name)` (`memory:`, `sqlite:PATH`). @default none */
+  /** Datastore URL behind the guests' `datastore(name)` (`memory:`, `sqlite:PATH`, `redis://HOST:PORT`). @default none */
   datastore?: string;
   /** `ip` or `header:NAME`. @default "ip" */
   userFrom?: string;
@@ -109,7 +109,8 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     env: "WARDEN_SERVE_DATASTORE",
     flag: "--datastore",
     type: "datastore",
-    description: "datastore behind the guests' datastore(name): memory: or sqlite:PATH (default none)",
+    description:
+      "datastore behind the guests' datastore(name): memory:, sqlite:PATH or redis://HOST:PORT (default none)",
   },
   {
     key: "userFrom",
@@ -214,7 +215,7 @@ function expected(type: SettingType): string {
     case "engine":
       return `one of ${ENGINE_NAMES.join(", ")}`;
     case "datastore":
-      return "memory: or sqlite:PATH (such as sqlite:./data.db)";
+      return "memory:, sqlite:PATH (such as sqlite:./data.db) or redis://HOST:PORT";
     case "user":
       return "ip, or header:NAME such as header:x-api-key";
     case "duration":
@@ -248,7 +249,7 @@ export function parseServeValue(setting: ServeSetting, raw: unknown, source: str
       if (!text || !(ENGINE_NAMES as readonly string[]).includes(text.toLowerCase())) return fail("unknown engine");
       return text.toLowerCase();
     case "datastore":
-      if (!text || !/^(memory:|sqlite:.+)$/i.test(text)) return fail();
+      if (!text || !/^(memory:|sqlite:.+|rediss?:\/\/.+)$/i.test(text)) return fail();
       return text;
     case "user": {
       if (text === "ip") return { kind: "ip" } satisfies UserFrom;

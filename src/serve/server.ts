@@ -35,7 +35,7 @@ import {
 } from "../limits/index.js";
 import { createEngine, type Usage } from "../engine/index.js";
 import { Runtime, type CallOptions, type LoadedApp } from "../runtime/index.js";
-import { createDatastore, type Datastore } from "../datastore/index.js";
+import { createDatastore, redactDatastoreUrl, type Datastore } from "../datastore/index.js";
 import {
   createBulkhead,
   renderBulkheadError,
@@ -314,8 +314,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       } catch (error) {
         throw new ConfigError({
           source: "the setting datastore",
-          value: settings.datastore,
-          expected: "memory: or sqlite:PATH (such as sqlite:./data.db)",
+          value: redactDatastoreUrl(settings.datastore),
+          expected: "memory:, sqlite:PATH (such as sqlite:./data.db) or redis://HOST:PORT",
           reason: (error as Error).message,
           cause: error,
         });
