@@ -34,7 +34,9 @@ export function addServeCommand(
       "a directory (each *.js, *.mjs, *.ts file and folder with index.* is an app at /<name>/) or one app file (served at /)",
     );
   for (const setting of SERVE_SETTINGS) {
-    command.addOption(new Option(`${setting.flag} <value>`, `${setting.description} [${setting.env}]`));
+    // A boolean setting is a bare flag (`--watch`); the others take a value.
+    const flag = setting.type === "boolean" ? setting.flag : `${setting.flag} <value>`;
+    command.addOption(new Option(flag, `${setting.description} [${setting.env}]`));
   }
   for (const { key, flag } of BULKHEAD_FLAGS) {
     const setting = BULKHEAD_SETTINGS.find((s) => s.key === key)!;
@@ -50,6 +52,7 @@ export function addServeCommand(
     for (const setting of SERVE_SETTINGS) {
       const raw = options[optionName(setting.flag)];
       if (typeof raw === "string") flags[setting.key] = raw;
+      else if (raw === true) flags[setting.key] = "true";
     }
     const bulkhead: Record<string, unknown> = {};
     for (const { key, flag } of BULKHEAD_FLAGS) {

@@ -21,7 +21,8 @@ export interface AppSource {
 const EXTENSIONS = [".js", ".mjs", ".ts"];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-function indexOf(dir: string): string | undefined {
+/** The `index.js`, `index.mjs` or `index.ts` file of a folder app, when there is one. */
+export function indexOf(dir: string): string | undefined {
   for (const ext of EXTENSIONS) {
     const candidate = join(dir, `index${ext}`);
     try {

@@ -22,6 +22,7 @@ export interface ServeMetrics {
   readonly cpu: Histogram<"app">;
   readonly limitHits: Counter<"app" | "kind">;
   readonly rejections: Counter<"status">;
+  readonly reloads: Counter<"app" | "result">;
 }
 
 /** Creates the registry and every metric. */
@@ -61,6 +62,12 @@ export function createMetrics(sources: MetricsSources): ServeMetrics {
     registers: [registry],
   });
   for (const status of ["429", "408", "503"]) rejections.inc({ status }, 0);
+  const reloads = new Counter({
+    name: "warden_app_reloads_total",
+    help: "Reloads of an app under --watch, by app and result (ok, failed: the old version kept serving)",
+    labelNames: ["app", "result"] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: "warden_http_open_connections",
     help: "Open connections of the app port",
@@ -93,5 +100,5 @@ export function createMetrics(sources: MetricsSources): ServeMetrics {
       this.set(sources.bulkhead().queued);
     },
   });
-  return { registry, requests, duration, cpu, limitHits, rejections };
+  return { registry, requests, duration, cpu, limitHits, rejections, reloads };
 }

@@ -52,13 +52,15 @@ export interface ServeSettingsOptions {
   headersTimeoutMs?: number | string;
   /** Time a client has to send the whole request, body included. @default 30_000 */
   requestTimeoutMs?: number | string;
+  /** Reload an app when its file (or a file in its folder) changes, draining the old version. @default false */
+  watch?: boolean | string;
 }
 
 /** A setting's key. */
 export type ServeSettingKey = keyof ServeSettingsOptions;
 
 /** How a raw value of a setting is read. */
-type SettingType = "port" | "host" | "engine" | "datastore" | "user" | "duration" | "level" | "count";
+type SettingType = "port" | "host" | "engine" | "datastore" | "user" | "duration" | "level" | "count" | "boolean";
 
 /** One row of the settings table. */
 export interface ServeSetting {
@@ -154,6 +156,14 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     type: "duration",
     description: "time a client has to send the whole request, body included (default 30s)",
   },
+  {
+    key: "watch",
+    env: "WARDEN_SERVE_WATCH",
+    flag: "--watch",
+    type: "boolean",
+    description:
+      "reload an app when its file (or a file in its folder) changes, draining the old version (default off)",
+  },
 ];
 
 /** The effective settings, validated. */
@@ -169,6 +179,7 @@ export interface ServeSettings {
   readonly instances: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  readonly watch: boolean;
 }
 
 /** The built-in defaults. */
@@ -185,6 +196,7 @@ export function serveDefaults(): ServeSettings {
     instances: Math.min(4, availableParallelism()),
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
+    watch: false,
   };
 }
 
@@ -224,6 +236,8 @@ function expected(type: SettingType): string {
       return `one of ${LOG_LEVELS.join(", ")}`;
     case "count":
       return "a whole number of at least 1 such as 4";
+    case "boolean":
+      return "true or false (also 1/0, yes/no, on/off)";
   }
 }
 
@@ -272,6 +286,13 @@ export function parseServeValue(setting: ServeSetting, raw: unknown, source: str
     case "level":
       if (!text || !(LOG_LEVELS as readonly string[]).includes(text.toLowerCase())) return fail("unknown log level");
       return text.toLowerCase();
+    case "boolean": {
+      if (typeof raw === "boolean") return raw;
+      const word = text?.toLowerCase();
+      if (word !== undefined && ["true", "1", "yes", "on"].includes(word)) return true;
+      if (word !== undefined && ["false", "0", "no", "off"].includes(word)) return false;
+      return fail("not a boolean");
+    }
   }
 }
 

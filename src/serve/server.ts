@@ -34,7 +34,9 @@ import {
   type ResolvedLimits,
 } from "../limits/index.js";
 import { createEngine, type Usage } from "../engine/index.js";
-import { Runtime, type CallOptions, type LoadedApp } from "../runtime/index.js";
+import { readFileSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
+import { Runtime, type CallOptions, type LoadedApp, type LoadOptions } from "../runtime/index.js";
 import { createDatastore, redactDatastoreUrl, type Datastore } from "../datastore/index.js";
 import {
   createBulkhead,
@@ -43,7 +45,8 @@ import {
   type BulkheadPermit,
 } from "../bulkhead/index.js";
 import { ConfigError } from "../errors/index.js";
-import { discoverApps } from "./apps.js";
+import { discoverApps, indexOf } from "./apps.js";
+import { watchApps, type AppWatcher } from "./watch.js";
 import { AppNotFoundError, ShuttingDownError } from "./errors.js";
 import { createMetrics, type ServeMetrics } from "./metrics.js";
 import {
@@ -106,6 +109,22 @@ interface Flight {
   phase: "before" | "queued" | "running";
   controller: AbortController;
   done: Promise<void>;
+}
+
+/**
+ * One loaded version of an app. With `--watch` a reload makes a new one; the old one is retired and
+ * closed once the requests running on it (`running`) have finished.
+ */
+interface AppVersion {
+  readonly app: LoadedApp;
+  /** The module text it was loaded from. */
+  readonly source: string;
+  /** The module file it was loaded from. */
+  readonly file: string;
+  /** Requests running on it now. */
+  running: number;
+  /** Replaced by a newer version: closed when `running` reaches 0. */
+  retired: boolean;
 }
 
 /** The least CPU time an instance's load gets (requests keep their own, smaller budget). */
@@ -265,7 +284,11 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   // Everything opened from here is closed in `cleanup`, whatever fails.
   let datastore: Datastore | undefined;
   let runtime: Runtime | undefined;
-  const apps = new Map<string, LoadedApp>();
+  const apps = new Map<string, AppVersion>();
+  const loadOptions = new Map<string, LoadOptions>();
+  let watcher: AppWatcher | undefined;
+  /** Per app: the reload under way, and whether another change came in meanwhile. */
+  const reloads = new Map<string, { busy: Promise<void>; again: boolean }>();
   const callLimits = new Map<string, LimitOptions>();
   let server: NetServer | undefined;
   let admin: ReturnType<typeof createHttpServer> | undefined;
@@ -293,6 +316,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       admin.closeAllConnections();
       closing.push(new Promise((resolve) => admin!.close(resolve)));
     }
+    watcher?.close();
+    await Promise.all([...reloads.values()].map((r) => r.busy));
     http.closeAllConnections();
     // Stops Node's connection-checking timer (the server itself never listened).
     http.close(() => {});
@@ -344,13 +369,15 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       // least LOAD_CPU_MS, and every request gets its own budget as a call override.
       const cpu = appLimits.values.cpuTimeMs;
       callLimits.set(app.name, { cpuTimeMs: cpu });
-      const loaded = await runtime.load(app.source, {
+      const options: LoadOptions = {
         filename: app.file,
         limits: { ...own?.limits, cpuTimeMs: cpu > 0 ? Math.max(cpu, LOAD_CPU_MS) : cpu },
         instances: own?.instances ?? settings.instances,
         env: own?.env ?? {},
-      });
-      apps.set(app.name, loaded);
+      };
+      loadOptions.set(app.name, options);
+      const loaded = await runtime.load(app.source, options);
+      apps.set(app.name, { app: loaded, source: app.source, file: app.file, running: 0, retired: false });
       logger.info({ app: app.name, file: app.file, instances: loaded.maxInstances }, "app loaded");
     }
 
@@ -364,6 +391,69 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       },
     });
     const m = metrics;
+
+    // --watch: a changed app is loaded again beside the serving version; once it loaded, new
+    // requests go to it and the old version closes when its last running request finished. A
+    // version that fails to load (or to be read) leaves the old one serving.
+    const root = resolvePath(cwd, path);
+    const reloadOnce = async (name: string): Promise<void> => {
+      const current = apps.get(name)!;
+      const folder = name !== "" && dirname(current.file) !== root ? dirname(current.file) : undefined;
+      let file = current.file;
+      let source: string;
+      try {
+        if (folder !== undefined) file = indexOf(folder) ?? current.file;
+        source = readFileSync(file, "utf8");
+      } catch (error) {
+        m.reloads.inc({ app: name, result: "failed" });
+        logger.error({ app: name, file, errorMessage: (error as Error).message }, "app reload failed");
+        return;
+      }
+      // A file app whose text did not change (a touch, a save of the same text) is not reloaded.
+      if (folder === undefined && source === current.source) return;
+      let loaded: LoadedApp;
+      try {
+        loaded = await runtime!.load(source, { ...loadOptions.get(name)!, filename: file });
+      } catch (error) {
+        m.reloads.inc({ app: name, result: "failed" });
+        const typed = isWardenError(error) ? error : undefined;
+        logger.error(
+          { app: name, file, error: typed?.code ?? null, errorMessage: (error as Error).message ?? String(error) },
+          "app reload failed",
+        );
+        return;
+      }
+      if (draining) {
+        await loaded.close();
+        return;
+      }
+      apps.set(name, { app: loaded, source, file, running: 0, retired: false });
+      appByFile.set(file, name);
+      current.retired = true;
+      if (current.running === 0) void current.app.close();
+      m.reloads.inc({ app: name, result: "ok" });
+      logger.info(
+        { app: name, file, instances: loaded.maxInstances, drainingRequests: current.running },
+        "app reloaded",
+      );
+    };
+    const reload = (name: string): void => {
+      const state = reloads.get(name);
+      if (state) {
+        state.again = true;
+        return;
+      }
+      const next = { busy: Promise.resolve(), again: false };
+      next.busy = (async () => {
+        do {
+          next.again = false;
+          await reloadOnce(name);
+        } while (next.again && !draining);
+      })()
+        .catch((error: unknown) => logger.error({ app: name, errorMessage: String(error) }, "app reload failed"))
+        .finally(() => reloads.delete(name));
+      reloads.set(name, next);
+    };
     const single = sources.length === 1 && sources[0]!.name === "";
     const maxConnections = limits.values.maxConnections;
 
@@ -475,9 +565,10 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           appName = name;
           inner = match![2] === "" || match![2]!.startsWith("?") ? `/${match![2]}` : match![2]!;
         }
-        const app = apps.get(appName)!;
+        // The app's limits are the config's, the same for every version of it.
+        const { limits: appLimits } = apps.get(appName)!.app;
         // Body cap, counted while the body streams, before it reaches a sandbox or the bulkhead.
-        const body = await readBody(req, app.limits.values.maxValueBytes, controller.signal);
+        const body = await readBody(req, appLimits.values.maxValueBytes, controller.signal);
         user = userKey(req, settings.userFrom);
         flight.phase = "queued";
         let permit: BulkheadPermit;
@@ -491,6 +582,10 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         }
         flight.phase = "running";
         running++;
+        // The request runs on the version current now; a reload meanwhile lets it finish there.
+        const version = apps.get(appName)!;
+        const app = version.app;
+        version.running++;
         try {
           const host =
             typeof req.headers.host === "string" && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host)
@@ -550,6 +645,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         } finally {
           running--;
           permit.release();
+          if (--version.running === 0 && version.retired) void version.app.close();
         }
       };
 
@@ -606,6 +702,11 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
 
     await listen(server, settings.port, settings.host);
     await listen(admin, settings.adminPort, "127.0.0.1");
+    if (settings.watch) {
+      watcher = watchApps(sources, root, reload, (dir, error) =>
+        logger.error({ dir, errorMessage: error.message }, "watch failed"),
+      );
+    }
   } catch (error) {
     await cleanup();
     throw error;
@@ -614,12 +715,13 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   const hostForUrl = (host: string) => (host.includes(":") ? `[${host}]` : host);
   const url = `http://${hostForUrl(settings.host)}:${(server.address() as AddressInfo).port}`;
   const adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
-  logger.info({ url, adminUrl, apps: [...apps.keys()], engine: settings.engine }, "listening");
+  logger.info({ url, adminUrl, apps: [...apps.keys()], engine: settings.engine, watch: settings.watch }, "listening");
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       draining = true;
+      watcher?.close();
       logger.info({ inFlight: flights.size, drainTimeoutMs: settings.drainTimeoutMs }, "draining");
       server!.close();
       http.closeIdleConnections();

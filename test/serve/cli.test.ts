@@ -66,6 +66,41 @@ describe("warden serve: the CLI", () => {
     }
   });
 
+  test("--watch is a bare flag: an edited app is served in its new version, and SIGTERM still exits 0", async () => {
+    const apps = appsDir({ "hello.js": `export default () => "v1";` });
+    const child = spawn(
+      process.execPath,
+      [WARDEN_BIN, "serve", apps, "--watch", "--port", "0", "--instances", "1", "--cpu", "1s"],
+      { cwd: apps, env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on("line", (line) => {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (parsed["msg"] === "listening") resolve(parsed);
+        });
+        child.once("exit", () => reject(new Error(`warden serve exited early: ${stderr}`)));
+      });
+      const { url, watch } = (await listening) as { url: string; watch: boolean };
+      assert.equal(watch, true);
+      assert.equal(await (await fetch(`${url}/hello`)).text(), "v1");
+      writeFileSync(join(apps, "hello.js"), `export default () => "v2";`);
+      const deadline = Date.now() + 10_000;
+      while ((await (await fetch(`${url}/hello`)).text()) !== "v2") {
+        assert.ok(Date.now() < deadline, "the edit was not served within 10 s");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    }
+  });
+
   test("bad settings exit 2 with a message naming the source, the value and the expected form", () => {
     const flag = runCli(["serve", dir, "--port", "http"]);
     assert.equal(flag.status, 2);

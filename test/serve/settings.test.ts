@@ -38,6 +38,20 @@ describe("warden serve: settings", () => {
     assert.equal(layered.logLevel, "warn");
   });
 
+  test("watch: off by default; the config file's serve.watch, WARDEN_SERVE_WATCH and the flag turn it on or off", () => {
+    assert.equal(resolveServeSettings().watch, false);
+    const file = fileWith({ serve: { watch: true } });
+    assert.equal(resolveServeSettings({ file }).watch, true);
+    assert.equal(resolveServeSettings({ file, env: { WARDEN_SERVE_WATCH: "0" } }).watch, false);
+    assert.equal(resolveServeSettings({ env: { WARDEN_SERVE_WATCH: "yes" } }).watch, true);
+    assert.equal(resolveServeSettings({ flags: { watch: "true" } }).watch, true);
+    assert.equal(resolveServeSettings({ options: { watch: false }, flags: { watch: "true" } }).watch, false);
+    configError(
+      () => resolveServeSettings({ env: { WARDEN_SERVE_WATCH: "sometimes" } }),
+      /"sometimes" from the variable WARDEN_SERVE_WATCH: not a boolean.*expected true or false/,
+    );
+  });
+
   test("bad values name their source, the value and the expected form", () => {
     configError(() => resolveServeSettings({ flags: { port: "70000" } }), /"70000" from the flag --port: out of range/);
     configError(
