@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each printing its figures side by side with
- * the peer it is compared to. `npm run bench -- v8` (or quickjs, bulkhead, bulkhead-redis, throughput, warm) runs one.
+ * the peer it is compared to. `npm run bench -- v8` (or quickjs, bulkhead, bulkhead-redis, throughput, warm, serve) runs one.
  */
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites: Record<string, () => Promise<unknown>> = {
@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   "bulkhead-redis": async () => (await import("./bulkhead-redis.js")).main(),
   throughput: async () => (await import("./throughput.js")).main(),
   warm: async () => (await import("./warm.js")).main(),
+  serve: async () => (await import("./serve.js")).main(),
 };
 
 for (const [name, run] of Object.entries(suites)) {
