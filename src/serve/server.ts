@@ -289,6 +289,13 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   let watcher: AppWatcher | undefined;
   /** Per app: the reload under way, and whether another change came in meanwhile. */
   const reloads = new Map<string, { busy: Promise<void>; again: boolean }>();
+  /** Closes a retired version once nothing runs on it (its instances go; the log says so). */
+  const closeRetired = (name: string, version: AppVersion): void => {
+    version.app.close().then(
+      () => logger.info({ app: name, file: version.file }, "old version closed"),
+      (error: unknown) => logger.warn({ app: name, errorMessage: String(error) }, "old version closed with an error"),
+    );
+  };
   const callLimits = new Map<string, LimitOptions>();
   let server: NetServer | undefined;
   let admin: ReturnType<typeof createHttpServer> | undefined;
@@ -430,7 +437,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       apps.set(name, { app: loaded, source, file, running: 0, retired: false });
       appByFile.set(file, name);
       current.retired = true;
-      if (current.running === 0) void current.app.close();
+      if (current.running === 0) closeRetired(name, current);
       m.reloads.inc({ app: name, result: "ok" });
       logger.info(
         { app: name, file, instances: loaded.maxInstances, drainingRequests: current.running },
@@ -645,7 +652,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         } finally {
           running--;
           permit.release();
-          if (--version.running === 0 && version.retired) void version.app.close();
+          if (--version.running === 0 && version.retired) closeRetired(appName, version);
         }
       };
 

@@ -46,6 +46,8 @@ describe("warden serve --watch", () => {
       writeFileSync(join(dir, "hello.js"), `export default () => "v2";`);
       await untilAnswer(`${server.url}/hello`, "v2");
       const line = await untilLog(logs, "app reloaded", (l) => l["app"] === "hello");
+      // Nothing ran on the old version: it is closed at once.
+      await untilLog(logs, "old version closed", (l) => l["app"] === "hello");
       assert.equal(line["file"], join(dir, "hello.js"));
       assert.equal(line["level"], "info");
       // The other app was not reloaded.
@@ -86,6 +88,8 @@ describe("warden serve --watch", () => {
         assert.equal(reloaded["drainingRequests"], 1);
         assert.equal(await text(`${server.url}/app/go`), "v2 go");
         assert.equal(await inFlight, "v1 waited");
+        // The old version's instances are closed once its last request is done.
+        await untilLog(logs, "old version closed", (l) => l["app"] === "app");
       },
     );
   });
