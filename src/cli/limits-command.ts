@@ -30,7 +30,8 @@ function shown(e: ResolvedLimit): string {
   return `${e.value} ${e.unit}`;
 }
 
-function table(limits: ResolvedLimits): string {
+/** The effective limits as the table `warden limits` prints (also the REPL's `.limits`). */
+export function limitsTable(limits: ResolvedLimits): string {
   const rows = LIMIT_DEFINITIONS.map((def) => {
     const e = limits.entries[def.key];
     return [def.key, shown(e), e.source === "default" || e.source === "profile" ? e.source : `${e.source} ${e.origin}`];
@@ -49,6 +50,6 @@ function table(limits: ResolvedLimits): string {
 /** `warden limits`: prints the effective limits with value, unit and source. */
 export function limitsCommand(inputs: Parameters<typeof resolveLimits>[0], json: boolean, io: CliIO): number {
   const limits = resolveLimits(inputs);
-  io.out(json ? JSON.stringify(limitsToJson(limits), null, 2) + "\n" : table(limits));
+  io.out(json ? JSON.stringify(limitsToJson(limits), null, 2) + "\n" : limitsTable(limits));
   return EXIT.ok;
 }

@@ -3,6 +3,7 @@ import { isWardenError, isConfigError } from "../errors/index.js";
 import { VERSION } from "../version.js";
 import { addLimitFlags, limitInputsFrom } from "./limit-flags.js";
 import { limitsCommand } from "./limits-command.js";
+import { replCommand } from "./repl-command.js";
 import { runCommand, STDIN_FILENAME } from "./run-command.js";
 import { addServeCommand } from "./serve-command.js";
 import { EXIT, processIO, type CliIO } from "./io.js";
@@ -73,6 +74,21 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
         io,
       ),
     );
+  });
+
+  addLimitFlags(
+    root
+      .command("repl")
+      .description("read-eval-print loop: each input runs in one warm sandbox under the limits; state persists")
+      .option("--engine <name>", "sandbox engine: v8 or quickjs", "v8")
+      .addHelpText(
+        "after",
+        "\nA limit error or Ctrl+C while an input runs recycles the sandbox: the state is reset.\n" +
+          "Commands: .help .limits .reset .break .exit; Ctrl+C twice at an empty prompt or Ctrl+D exits.\n" +
+          "History: ~/.warden_repl_history (WARDEN_REPL_HISTORY relocates it; empty: none).",
+      ),
+  ).action(async (options: Record<string, unknown>) => {
+    setExit(await replCommand({ engine: String(options["engine"]), limits: limitInputsFrom(options, io) }, io));
   });
 
   addServeCommand(root, io, setExit);

@@ -116,7 +116,8 @@ const KIND_TO_KEY: Record<string, LimitKey> = Object.fromEntries(
   LIMIT_DEFINITIONS.filter((d) => d.kind !== undefined).map((d) => [d.kind as string, d.key]),
 );
 
-function describeLimit(error: WardenError & { kind: string; limit: number; hint?: string | undefined }): string {
+/** A limit error as one line naming the limit, its value and how to raise it (and a hint line when there is one). */
+export function describeLimit(error: WardenError & { kind: string; limit: number; hint?: string | undefined }): string {
   const key = KIND_TO_KEY[error.kind];
   const def = key ? definitionOf(key) : undefined;
   const value =
