@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { appsDir, untilMetric, withServer, type LogCapture } from "./helpers.js";
@@ -55,6 +55,10 @@ describe("warden serve --watch", () => {
       assert.ok(!logs.messages("app reloaded").some((l) => l["app"] === "other"));
       const metrics = await text(`${server.adminUrl}/metrics`);
       assert.match(metrics, /warden_app_reloads_total\{app="hello",result="ok"\} 1/);
+      // A save that writes another file and renames it over the app (as many editors do).
+      writeFileSync(join(dir, ".hello.js.tmp"), `export default () => "v3";`);
+      renameSync(join(dir, ".hello.js.tmp"), join(dir, "hello.js"));
+      await untilAnswer(`${server.url}/hello`, "v3");
     });
   });
 
@@ -85,7 +89,8 @@ describe("warden serve --watch", () => {
         );
         await untilAnswer(`${server.url}/app`, "v2");
         const reloaded = await untilLog(logs, "app reloaded", (l) => l["app"] === "app");
-        assert.equal(reloaded["drainingRequests"], 1);
+        // The waiting request, and maybe one of the polls, were running on v1 at the swap.
+        assert.ok(Number(reloaded["drainingRequests"]) >= 1, JSON.stringify(reloaded));
         assert.equal(await text(`${server.url}/app/go`), "v2 go");
         assert.equal(await inFlight, "v1 waited");
         // The old version's instances are closed once its last request is done.
