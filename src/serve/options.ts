@@ -17,6 +17,7 @@ import {
   type LimitOptions,
 } from "../limits/index.js";
 import { ENGINE_NAMES, type EngineName } from "../engine/index.js";
+import { isLoopbackHost } from "./dashboard.js";
 import { EXPECTED_DURATION, parseDuration, UnitParseError } from "../units/index.js";
 
 /** Log levels of the server's logger (pino's). */
@@ -34,8 +35,12 @@ export interface ServeSettingsOptions {
   port?: number | string;
   /** Address the app port binds. @default "127.0.0.1" */
   host?: string;
-  /** Admin port (`/metrics`, `/health`, `/ready`), bound to 127.0.0.1; `0` picks a free one. @default 0 */
+  /** Admin port (the dashboard at `/`, `/metrics`, `/health`, `/ready`); `0` picks a free one. @default 0 */
   adminPort?: number | string;
+  /** Address the admin port binds; one that is not loopback needs `adminToken`. @default "127.0.0.1" */
+  adminHost?: string;
+  /** Token the admin listener requires (bearer or `?token=`) for all but /health and /ready. @default none */
+  adminToken?: string;
   /** Sandbox engine. @default "v8" */
   engine?: EngineName | string;
   /** Datastore URL behind the guests' `datastore(name)` (`memory:`, `sqlite:PATH`, `redis://HOST:PORT`). @default none */
@@ -60,7 +65,8 @@ export interface ServeSettingsOptions {
 export type ServeSettingKey = keyof ServeSettingsOptions;
 
 /** How a raw value of a setting is read. */
-type SettingType = "port" | "host" | "engine" | "datastore" | "user" | "duration" | "level" | "count" | "boolean";
+type SettingType =
+  "port" | "host" | "engine" | "datastore" | "user" | "duration" | "level" | "count" | "boolean" | "token";
 
 /** One row of the settings table. */
 export interface ServeSetting {
@@ -97,7 +103,21 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     env: "WARDEN_SERVE_ADMIN_PORT",
     flag: "--admin-port",
     type: "port",
-    description: "admin port on 127.0.0.1 (/metrics, /health, /ready); 0 picks a free one (default 0)",
+    description: "admin port (dashboard at /, /metrics, /health, /ready); 0 picks a free one (default 0)",
+  },
+  {
+    key: "adminHost",
+    env: "WARDEN_SERVE_ADMIN_HOST",
+    flag: "--admin-host",
+    type: "host",
+    description: "address the admin port binds; not loopback: --admin-token is required (default 127.0.0.1)",
+  },
+  {
+    key: "adminToken",
+    env: "WARDEN_SERVE_ADMIN_TOKEN",
+    flag: "--admin-token",
+    type: "token",
+    description: "token the admin port requires (Bearer or ?token=), but for /health and /ready (default none)",
   },
   {
     key: "engine",
@@ -171,6 +191,8 @@ export interface ServeSettings {
   readonly port: number;
   readonly host: string;
   readonly adminPort: number;
+  readonly adminHost: string;
+  readonly adminToken: string | undefined;
   readonly engine: EngineName;
   readonly datastore: string | undefined;
   readonly userFrom: UserFrom;
@@ -188,6 +210,8 @@ export function serveDefaults(): ServeSettings {
     port: 8787,
     host: "127.0.0.1",
     adminPort: 0,
+    adminHost: "127.0.0.1",
+    adminToken: undefined,
     engine: "v8",
     datastore: undefined,
     userFrom: { kind: "ip" },
@@ -238,6 +262,8 @@ function expected(type: SettingType): string {
       return "a whole number of at least 1 such as 4";
     case "boolean":
       return "true or false (also 1/0, yes/no, on/off)";
+    case "token":
+      return "a token of 16 to 256 printable characters without spaces";
   }
 }
 
@@ -293,6 +319,12 @@ export function parseServeValue(setting: ServeSetting, raw: unknown, source: str
       if (word !== undefined && ["false", "0", "no", "off"].includes(word)) return false;
       return fail("not a boolean");
     }
+    case "token":
+      // The token itself is never shown in the error.
+      if (typeof raw !== "string" || !/^[\x21-\x7e]{16,256}$/.test(raw)) {
+        throw new ConfigError({ source, value: "***", expected: expected(setting.type) });
+      }
+      return raw;
   }
 }
 
@@ -366,6 +398,15 @@ export function resolveServeSettings(inputs: ServeSettingsInputs = {}): ServeSet
     }
   }
   for (const [key, value] of parsed) result[key] = value;
+  const adminHost = result["adminHost"] as string;
+  if (!isLoopbackHost(adminHost) && result["adminToken"] === undefined) {
+    throw new ConfigError({
+      source: "the setting adminHost",
+      value: adminHost,
+      expected: "a loopback address such as 127.0.0.1, or an admin token (--admin-token or WARDEN_SERVE_ADMIN_TOKEN)",
+      reason: "the admin port would serve metrics and the dashboard beyond this machine without a token",
+    });
+  }
   return Object.freeze(result) as unknown as ServeSettings;
 }
 

@@ -49,6 +49,7 @@ import { discoverApps, indexOf } from "./apps.js";
 import { watchApps, type AppWatcher } from "./watch.js";
 import { AppNotFoundError, ShuttingDownError } from "./errors.js";
 import { createMetrics, type ServeMetrics } from "./metrics.js";
+import { createDashboard, type Dashboard } from "./dashboard.js";
 import {
   resolveAppSettings,
   resolveServeSettings,
@@ -315,6 +316,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   let running = 0;
   let draining = false;
   let metrics: ServeMetrics | undefined;
+  let dashboard: Dashboard | undefined;
 
   const cleanup = async (): Promise<void> => {
     const closing: Promise<unknown>[] = [];
@@ -324,6 +326,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       closing.push(new Promise((resolve) => admin!.close(resolve)));
     }
     watcher?.close();
+    dashboard?.close();
     await Promise.all([...reloads.values()].map((r) => r.busy));
     http.closeAllConnections();
     // Stops Node's connection-checking timer (the server itself never listened).
@@ -398,6 +401,21 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       },
     });
     const m = metrics;
+    dashboard = createDashboard(
+      {
+        apps: () => [...apps].map(([name, v]) => ({ name, maxInstances: v.app.maxInstances, stats: v.app.stats() })),
+        runsInFlight: () => running,
+        bulkhead: () => {
+          if (bulkhead.closed) return { running: 0, queued: 0 };
+          const stats = bulkhead.stats();
+          return { running: stats.globalConcurrent, queued: stats.globalQueued + stats.globalBlocked };
+        },
+        openConnections: () => sockets.size,
+        draining: () => draining,
+      },
+      { token: settings.adminToken },
+    );
+    const board = dashboard;
 
     // --watch: a changed app is loaded again beside the serving version; once it loaded, new
     // requests go to it and the old version closes when its last running request finished. A
@@ -468,6 +486,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
       if (maxConnections > 0 && sockets.size >= maxConnections) {
         m.rejections.inc({ status: "503" });
+        board.refusedConnection();
         logger.warn({ limit: "connections", value: maxConnections }, "connection refused: over the cap");
         // Read (and drop) what the client sends, so that closing never resets the 503 away.
         socket.on("data", () => {});
@@ -539,6 +558,16 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           if (failure && !isLimitExceeded(failure)) m.rejections.inc({ status: String(status) });
         }
         if (limitHit) m.limitHits.inc({ app, kind: limitHit });
+        board.record({
+          app,
+          status,
+          durationMs,
+          requestId,
+          rejected:
+            (status === 429 || status === 408 || status === 503) && failure !== undefined && !isLimitExceeded(failure),
+          limit: limitHit,
+          limitValue: limitHit && failure && isLimitExceeded(failure) ? failure.limit : undefined,
+        });
         const line = {
           app: appName ?? null,
           requestId,
@@ -685,8 +714,9 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       );
     });
 
-    // Admin listener: metrics and health on loopback only, never on the app port.
+    // Admin listener: the dashboard, metrics and health (loopback unless configured), never on the app port.
     admin = createHttpServer((req, res) => {
+      if (board.handle(req, res)) return;
       const path = (req.url ?? "/").split("?")[0];
       if (path === "/metrics") {
         m.registry.metrics().then(
@@ -708,7 +738,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     });
 
     await listen(server, settings.port, settings.host);
-    await listen(admin, settings.adminPort, "127.0.0.1");
+    await listen(admin, settings.adminPort, settings.adminHost);
     if (settings.watch) {
       watcher = watchApps(sources, root, reload, (dir, error) =>
         logger.error({ dir, errorMessage: error.message }, "watch failed"),
@@ -721,7 +751,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
 
   const hostForUrl = (host: string) => (host.includes(":") ? `[${host}]` : host);
   const url = `http://${hostForUrl(settings.host)}:${(server.address() as AddressInfo).port}`;
-  const adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
+  const adminUrl = `http://${hostForUrl(settings.adminHost)}:${(admin.address() as AddressInfo).port}`;
   logger.info({ url, adminUrl, apps: [...apps.keys()], engine: settings.engine, watch: settings.watch }, "listening");
 
   let closing: Promise<void> | undefined;
