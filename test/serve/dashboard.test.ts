@@ -71,8 +71,10 @@ describe("warden serve dashboard", () => {
       assert.equal(spun.status, 503);
       await spun.arrayBuffer();
 
-      const after = await stateOf(server.adminUrl);
-      assert.equal(after.state.totals.requests, 6);
+      const after = await until("the six requests counted", async () => {
+        const body = await stateOf(server.adminUrl);
+        return body.state.totals.requests === 6 ? body : undefined;
+      });
       assert.equal(after.state.limits.byKind["instructions"], 1);
       assert.deepEqual(after.state.limits.latest[0], {
         ...after.state.limits.latest[0],
@@ -197,10 +199,14 @@ describe("warden serve dashboard", () => {
         );
         assert.deepEqual(latest.slice(1), ["spin", "browser-spin-1", "instructions", "200000"]);
         // The recycled app is still listed, with its recycled instance counted.
-        const spinRow = await page.$$eval("#apps tbody tr", (rows) =>
-          rows.map((r) => [...r.querySelectorAll("td")].map((c) => c.textContent)).find((cells) => cells[0] === "spin"),
-        );
-        assert.equal(spinRow?.[9], "1");
+        await until("the spin app's recycled instance on the page", async () => {
+          const spinRow = await page.$$eval("#apps tbody tr", (rows) =>
+            rows
+              .map((r) => [...r.querySelectorAll("td")].map((c) => c.textContent))
+              .find((cells) => cells[0] === "spin"),
+          );
+          return spinRow?.[9] === "1" ? true : undefined;
+        });
         // A limit error is not a rejection: the turned-away counts stay at zero.
         assert.equal(await page.textContent("#tile-rejected"), "0 / 0 / 0");
 
