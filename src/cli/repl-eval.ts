@@ -106,6 +106,28 @@ function marker(text: string): object {
   return { [inspect.custom]: () => text };
 }
 
+/**
+ * A guest stack as the REPL shows it: the frames of the input only (the REPL's own module and the
+ * sandbox's eval plumbing are cut off), each placed as `REPL:LINE` (columns are left out: they count
+ * in the instrumented text), with a `Name: message` first line when the engine gives none (QuickJS).
+ */
+export function cleanStack(stack: string, header: string): string {
+  const out: string[] = [];
+  for (const line of stack.split("\n")) {
+    const frame = /^\s+at /.test(line);
+    if (frame && /^\s+at eval \((<anonymous>|native)\)$/.test(line)) break;
+    if (!frame && out.some((l) => /^\s+at /.test(l))) break;
+    out.push(
+      line
+        .replace(/eval at eval \(<anonymous>:\d+:\d+\), <anonymous>:(\d+):\d+/, "REPL:$1")
+        .replace(/<input>:(\d+):\d+/, "REPL:$1"),
+    );
+  }
+  while (out.length > 0 && out[out.length - 1]!.trim() === "") out.pop();
+  if (out.length === 0 || /^\s+at /.test(out[0]!)) out.unshift(header);
+  return out.join("\n");
+}
+
 /** Turns the guest's description of a value back into a host value that prints as the guest's would. */
 export function decodeValue(encoded: Encoded): unknown {
   if (encoded === null || typeof encoded !== "object") return encoded;
@@ -128,16 +150,38 @@ export function decodeValue(encoded: Encoded): unknown {
       return marker("[Circular]");
     case "d":
       return marker(e["a"] === true ? "[Array]" : "[Object]");
-    case "a":
-      return [...(e["v"] as Encoded[]).map(decodeValue), ...more(e["more"])];
+    case "a": {
+      // The array's real length, with holes past the items sent: util.inspect (whose default
+      // maxArrayLength is the guest's MAX_ITEMS, 100) prints "... N more items" as node does.
+      const items = (e["v"] as Encoded[]).map(decodeValue);
+      if (typeof e["more"] === "number" && e["more"] > 0) {
+        const shown = items.length;
+        // The first hidden slot is never printed, but util.inspect looks at its type to align
+        // numbers: a copy of the last item keeps node's alignment.
+        if (shown > 0) items.push(items[shown - 1]);
+        items.length = shown + e["more"];
+      }
+      return items;
+    }
     case "D":
       return new Date(Number(e["v"]));
     case "r":
       return new RegExp(String(e["s"]), String(e["f"]));
     case "e": {
-      const error = new Error(String(e["m"]));
-      Object.defineProperty(error, "name", { value: String(e["n"]), enumerable: false, configurable: true });
-      error.stack = String(e["s"]) || `${String(e["n"])}: ${String(e["m"])}`;
+      // An error of a class of the guest's error's name, so that util.inspect shows it as node would.
+      const name = String(e["n"]);
+      const builtin = (globalThis as Record<string, unknown>)[name];
+      const ErrorClass =
+        typeof builtin === "function" &&
+        (builtin === Error || builtin.prototype instanceof Error) &&
+        (builtin as { length: number }).length <= 1
+          ? (builtin as ErrorConstructor)
+          : ({ [name]: class extends Error {} } as Record<string, ErrorConstructor>)[name]!;
+      const error = new ErrorClass(String(e["m"]));
+      if (error.name !== name) {
+        Object.defineProperty(error, "name", { value: name, enumerable: false, configurable: true });
+      }
+      error.stack = cleanStack(String(e["s"]), `${String(e["n"])}: ${String(e["m"])}`);
       return error;
     }
     case "M":
