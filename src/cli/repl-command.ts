@@ -10,7 +10,7 @@ import { Runtime, type LoadedApp } from "../runtime/index.js";
 import { VERSION } from "../version.js";
 import { EXIT, type CliIO } from "./io.js";
 import { limitsTable } from "./limits-command.js";
-import { decodeValue, prepareInput, REPL_GUEST_SOURCE } from "./repl-eval.js";
+import { decodeValue, prepareInput, REPL_GUEST_SOURCE, thrownBy } from "./repl-eval.js";
 import { describeLimit } from "./run-command.js";
 
 /** Options of `warden repl`. */
@@ -136,6 +136,11 @@ export async function replCommand(
         });
       } finally {
         running = undefined;
+      }
+      const threw = result.ok ? thrownBy(result.value) : undefined;
+      if (threw) {
+        write(`Uncaught ${inspect(threw.thrown, { colors })}\n`);
+        return;
       }
       if (result.ok) {
         write(`${inspect(decodeValue(result.value), { colors })}\n`);

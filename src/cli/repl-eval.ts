@@ -80,13 +80,19 @@ function encode(value) {
   return enc(value, 0);
 }
 export default async function (source) {
-  let value = evaluate(source);
-  if (value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function") {
-    try {
-      return { t: "p", ok: true, v: encode(await value) };
-    } catch (error) {
-      return { t: "p", ok: false, v: encode(error) };
+  let value;
+  try {
+    value = evaluate(source);
+    if (value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function") {
+      try {
+        return { t: "p", ok: true, v: encode(await value) };
+      } catch (error) {
+        return { t: "p", ok: false, v: encode(error) };
+      }
     }
+  } catch (error) {
+    // The input threw: the thrown value itself is described (limits cannot be caught here).
+    return { t: "x", v: encode(error) };
   }
   return encode(value);
 }
@@ -212,6 +218,12 @@ export function decodeValue(encoded: Encoded): unknown {
     default:
       return encoded;
   }
+}
+
+/** The description of what an input threw, when it threw (node prints it after `Uncaught `). */
+export function thrownBy(encoded: unknown): { thrown: unknown } | undefined {
+  if (encoded === null || typeof encoded !== "object" || (encoded as { t?: unknown }).t !== "x") return undefined;
+  return { thrown: decodeValue((encoded as { v: unknown }).v) };
 }
 
 /** What {@link prepareInput} makes of an input. */

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { cleanStack, decodeValue, prepareInput } from "../../src/cli/repl-eval.js";
+import { cleanStack, decodeValue, prepareInput, thrownBy } from "../../src/cli/repl-eval.js";
 
 test("prepareInput: incomplete statements continue, complete ones get top-level let/const/class as var", () => {
   for (const input of [
@@ -59,6 +59,13 @@ test("decodeValue: values print as node prints them", () => {
   const error = decodeValue({ t: "e", n: "TypeError", m: "boom", s: "TypeError: boom\n    at <eval> (<input>:3:9)" });
   assert.ok(error instanceof TypeError);
   assert.equal((error as Error).stack, "TypeError: boom\n    at <eval> (REPL:3)");
+});
+
+test("thrownBy: what an input threw, apart from what it evaluated to", () => {
+  assert.deepEqual(thrownBy({ t: "x", v: 1 }), { thrown: 1 });
+  assert.deepEqual(thrownBy({ t: "x", v: { t: "u" } }), { thrown: undefined });
+  assert.equal(thrownBy(1), undefined);
+  assert.equal(thrownBy({ t: "o", k: "Object", v: [], more: 0 }), undefined);
 });
 
 test("cleanStack: the input's frames only, placed by REPL line; a header when the engine gives none", () => {
