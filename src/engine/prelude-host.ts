@@ -3,11 +3,12 @@ import { names } from "../transform/index.js";
 const { HOST_CALL } = names;
 
 /**
- * The prelude's part for the host-call channel: the one request/response
+ * The prelude's part for the host-call channel (compiled on first use, see
+ * {@link HOST_CALL_PRELUDE}): the one request/response
  * path from a guest to the host's facilities (datastore, timers, spawn). A
- * JavaScript source fragment spliced into the prelude's body after `kill`,
- * `checkSize`, `stringify`, `parseJson`, `freeze`, `apply`, `native`,
- * `defineProperty` and the Promise helpers.
+ * function source, `(internals) => part`, that the prelude evaluates with
+ * the engine's own eval the first time a run needs it, and calls with the
+ * prelude's bindings it uses (captured before any guest code ran).
  *
  * The guest side sends `__wardenCall(id, name, argsJson)` (a one-way host
  * function the engine installs; arguments size-checked here first) and keeps
@@ -23,14 +24,45 @@ const { HOST_CALL } = names;
  * guest with a million timers costs its own memory and one host timer), and
  * `datastore(name)`.
  */
-export const HOST_CALL_PRELUDE = String.raw`
-  const hostRequest = globalThis.${HOST_CALL};
-  delete globalThis.${HOST_CALL};
-  const ErrorCtor = Error;
-  const MapCtor = Map;
-  const mapGet = Map.prototype.get;
-  const mapSet = Map.prototype.set;
-  const mapDelete = Map.prototype.delete;
+export const HOST_CALL_PART = String.raw`(function (internals) {
+  "use strict";
+  const {
+    hostRequest, hostPlatform, checkSize, stringify, parseJson, PromiseCtor, apply, promiseThen, then, kill,
+    defineProperty, native, isArray, freeze, TypeErrorCtor, ErrorCtor, MapCtor, mapGet, mapSet, mapDelete,
+    Uint8ArrayCtor,
+  } = internals;
+  const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  // Bodies cross the sandbox's edge as base64 inside JSON (bytes, not text: any body).
+  const toBase64 = (bytes) => {
+    let out = "";
+    let i = 0;
+    for (; i + 2 < bytes.length; i += 3) {
+      const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+      out += BASE64[n >> 18] + BASE64[(n >> 12) & 63] + BASE64[(n >> 6) & 63] + BASE64[n & 63];
+    }
+    if (i < bytes.length) {
+      const n = (bytes[i] << 16) | ((i + 1 < bytes.length ? bytes[i + 1] : 0) << 8);
+      out += BASE64[n >> 18] + BASE64[(n >> 12) & 63] + (i + 1 < bytes.length ? BASE64[(n >> 6) & 63] : "=") + "=";
+    }
+    return out;
+  };
+  const fromBase64 = (text) => {
+    const clean = text.length > 0 && text[text.length - 1] === "=" ? (text[text.length - 2] === "=" ? text.slice(0, -2) : text.slice(0, -1)) : text;
+    const bytes = new Uint8ArrayCtor(Math.floor((clean.length * 3) / 4));
+    let bits = 0;
+    let count = 0;
+    let j = 0;
+    for (let i = 0; i < clean.length; i++) {
+      bits = (bits << 6) | BASE64.indexOf(clean[i]);
+      count += 6;
+      if (count >= 8) {
+        count -= 8;
+        bytes[j++] = (bits >> count) & 255;
+      }
+    }
+    return bytes;
+  };
+
   const calls = new MapCtor();
   let nextCall = 1;
   const hostCall = (name, args) => {
@@ -81,8 +113,12 @@ export const HOST_CALL_PRELUDE = String.raw`
     then(hostCall("timer", [Math.max(0, earliest - now())]), () => {
       sleeping = 0;
       const due = now();
-      for (const [id, timer] of timers) {
-        if (timer.at > due) continue;
+      // Every timer due by now, earliest deadline first (a late wake-up finds several due).
+      const ready = [];
+      for (const [id, timer] of timers) if (timer.at <= due) ready.push([id, timer]);
+      ready.sort((a, b) => a[1].at - b[1].at || a[0] - b[0]);
+      for (const [id, timer] of ready) {
+        if (timers.get(id) !== timer) continue; // cleared by a callback that ran before it
         if (timer.every === undefined) timers.delete(id);
         else timer.at = due + timer.every;
         apply(timer.fn, undefined, timer.args);
@@ -101,8 +137,10 @@ export const HOST_CALL_PRELUDE = String.raw`
   const removeTimer = (id) => {
     timers.delete(id);
   };
-  const defineGlobal = (name, value) =>
-    defineProperty(globalThis, name, { value: native(value, name), writable: true, enumerable: false, configurable: true });
+  const globals = {};
+  const defineGlobal = (name, value) => {
+    globals[name] = native(value, name);
+  };
   defineGlobal("setTimeout", { setTimeout: (fn, delay, ...args) => addTimer(fn, delay, args, false) }.setTimeout);
   defineGlobal("setInterval", { setInterval: (fn, delay, ...args) => addTimer(fn, delay, args, true) }.setInterval);
   defineGlobal("clearTimeout", { clearTimeout: (id) => removeTimer(id) }.clearTimeout);
@@ -203,4 +241,59 @@ export const HOST_CALL_PRELUDE = String.raw`
       },
     }.datastore,
   );
+
+  return { settleCall, resetHostCalls, toBase64, fromBase64, globals };
+})`;
+
+/** The names of the globals the host-call part defines. */
+const HOST_GLOBALS = [
+  "setTimeout",
+  "setInterval",
+  "clearTimeout",
+  "clearInterval",
+  "spawn",
+  "parallel",
+  "fetch",
+  "datastore",
+];
+
+/**
+ * The prelude's eager side of the host-call channel, spliced into its body: the
+ * host's request function taken before any guest code, the part's source as a
+ * string (QuickJS compiles what it evaluates, and most runs never need the
+ * part: a string literal costs next to nothing), and its globals as accessors
+ * that make the part on first use (or take a value assigned to them, as data
+ * properties do), then become writable, configurable, non-enumerable data
+ * properties, as the engine's own globals are.
+ */
+export const HOST_CALL_PRELUDE = String.raw`
+  const hostRequest = globalThis.${HOST_CALL};
+  delete globalThis.${HOST_CALL};
+  // Taken now, before any guest code: the part is made later, when the guest may have changed them.
+  const hostInternals = freeze({
+    hostRequest, hostPlatform, checkSize, stringify, parseJson, PromiseCtor, apply, promiseThen, then, kill,
+    defineProperty, native, isArray, freeze, TypeErrorCtor, ErrorCtor: Error, MapCtor: Map, mapGet: Map.prototype.get,
+    mapSet: Map.prototype.set, mapDelete: Map.prototype.delete, Uint8ArrayCtor,
+  });
+  let hostPartMade;
+  const hostPart = () => (hostPartMade ??= realEval(${JSON.stringify(HOST_CALL_PART)})(hostInternals));
+  const settleCall = (id, outcome, text) => (hostPartMade === undefined ? undefined : hostPartMade.settleCall(id, outcome, text));
+  const resetHostCalls = () => {
+    if (hostPartMade !== undefined) hostPartMade.resetHostCalls();
+  };
+  const getters = { __proto__: null };
+  const hostGlobal = (name, value) =>
+    defineProperty(globalThis, name, { value, writable: true, enumerable: false, configurable: true });
+  for (const name of ${JSON.stringify(HOST_GLOBALS)}) {
+    const get = () => {
+      const globals = hostPart().globals;
+      for (const other of ${JSON.stringify(HOST_GLOBALS)}) {
+        const descriptor = getOwnPropertyDescriptor(globalThis, other);
+        if (descriptor !== undefined && descriptor.get === getters[other]) hostGlobal(other, globals[other]);
+      }
+      return globals[name];
+    };
+    getters[name] = get;
+    defineProperty(globalThis, name, { get, set: (value) => hostGlobal(name, value), enumerable: false, configurable: true });
+  }
 `;

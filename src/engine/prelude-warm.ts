@@ -2,43 +2,17 @@
  * The prelude's part for warm instances (the engine contract's `load` and
  * `call`): a module loaded once, whose default export each call runs, either
  * with a JSON input (`call`) or, Workers-style, with a `Request` (`fetch`).
- * It runs inside the prelude's strict IIFE and uses its bindings (`finish`,
- * `kill`, `configure`, `valueLimit`, `then`, `promiseResolve`, `parseJson`, `freeze`, `apply`).
+ * A function source, `(internals) => part`, that the prelude evaluates with
+ * the engine's own eval on a warm instance's first load (fresh runs never
+ * need it), and calls with the prelude's bindings it uses.
  */
-export const WARM_PRELUDE = String.raw`
-  const TypeErrorCtor = TypeError;
-  const Uint8ArrayCtor = Uint8Array;
-  const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  // Bodies cross the sandbox's edge as base64 inside the JSON result (bytes, not text: any body).
-  const toBase64 = (bytes) => {
-    let out = "";
-    let i = 0;
-    for (; i + 2 < bytes.length; i += 3) {
-      const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-      out += BASE64[n >> 18] + BASE64[(n >> 12) & 63] + BASE64[(n >> 6) & 63] + BASE64[n & 63];
-    }
-    if (i < bytes.length) {
-      const n = (bytes[i] << 16) | ((i + 1 < bytes.length ? bytes[i + 1] : 0) << 8);
-      out += BASE64[n >> 18] + BASE64[(n >> 12) & 63] + (i + 1 < bytes.length ? BASE64[(n >> 6) & 63] : "=") + "=";
-    }
-    return out;
-  };
-  const fromBase64 = (text) => {
-    const clean = text.length > 0 && text[text.length - 1] === "=" ? (text[text.length - 2] === "=" ? text.slice(0, -2) : text.slice(0, -1)) : text;
-    const bytes = new Uint8ArrayCtor(Math.floor((clean.length * 3) / 4));
-    let bits = 0;
-    let count = 0;
-    let j = 0;
-    for (let i = 0; i < clean.length; i++) {
-      bits = (bits << 6) | BASE64.indexOf(clean[i]);
-      count += 6;
-      if (count >= 8) {
-        count -= 8;
-        bytes[j++] = (bits >> count) & 255;
-      }
-    }
-    return bytes;
-  };
+export const WARM_PART = String.raw`(function (internals) {
+  "use strict";
+  const {
+    finish, kill, configure, valueLimit, resetHostCalls, base64, then, promiseResolve, parseJson, freeze, apply,
+    promiseThen, TypeErrorCtor, Uint8ArrayCtor,
+  } = internals;
+
   const ignore = () => {};
 
   // A Workers-style call: the module's default export is { fetch(request, env, ctx) } or a function
@@ -56,7 +30,7 @@ export const WARM_PRELUDE = String.raw`
     const RequestCtor = globalThis.Request;
     const ResponseCtor = globalThis.Response;
     const init = { method: description.method, headers: description.headers };
-    if (description.body !== null) init.body = fromBase64(description.body);
+    if (description.body !== null) init.body = base64().fromBase64(description.body);
     const request = new RequestCtor(description.url, init);
     const waits = [];
     const ctx = freeze({
@@ -73,7 +47,7 @@ export const WARM_PRELUDE = String.raw`
           : ResponseCtor.json(response);
     }
     const bytes = new Uint8ArrayCtor(await response.arrayBuffer());
-    if (valueLimit > 0 && bytes.length > valueLimit) kill("value_size", valueLimit, bytes.length);
+    if (valueLimit() > 0 && bytes.length > valueLimit()) kill("value_size", valueLimit(), bytes.length);
     // The body and the headers are each held to maxValueBytes (the base64 envelope is not).
     const headers = [];
     let headerBytes = 0;
@@ -81,10 +55,10 @@ export const WARM_PRELUDE = String.raw`
       headers.push([name, value]);
       headerBytes += name.length + value.length;
     });
-    if (valueLimit > 0 && headerBytes > valueLimit) kill("value_size", valueLimit, headerBytes);
+    if (valueLimit() > 0 && headerBytes > valueLimit()) kill("value_size", valueLimit(), headerBytes);
     // ctx.waitUntil: the call (and its sandbox) lasts until every promise handed to it settles.
     for (let i = 0; i < waits.length; i++) await waits[i];
-    return { status: response.status, statusText: response.statusText, headers, body: toBase64(bytes) };
+    return { status: response.status, statusText: response.statusText, headers, body: base64().toBase64(bytes) };
   };
 
   // One call: its budgets (configText, as preludeRunConfig makes it), then the default export.
@@ -115,4 +89,28 @@ export const WARM_PRELUDE = String.raw`
     }
     return finish(then(promiseResolve(), () => serveFetch(main, parseJson(inputText))), false);
   };
+
+  return { callInstance, finishLoad };
+})`;
+
+/**
+ * The prelude's eager side of warm instances, spliced into its body: the
+ * part's source as a string, made on first use, and the two functions the
+ * engines call.
+ */
+export const WARM_PRELUDE = String.raw`
+  const TypeErrorCtor = TypeError;
+  const Uint8ArrayCtor = Uint8Array;
+  let warmPartMade;
+  const warmPart = () =>
+    (warmPartMade ??= realEval(${JSON.stringify(WARM_PART)})(
+      freeze({
+        finish, kill, configure, valueLimit: () => valueLimit, resetHostCalls: () => resetHostCalls(),
+        base64: () => hostPart(), then, promiseResolve, parseJson, freeze, apply, promiseThen, TypeErrorCtor,
+        Uint8ArrayCtor,
+      }),
+    ));
+  const callInstance = (namespace, kind, inputText, configText) =>
+    warmPart().callInstance(namespace, kind, inputText, configText);
+  const finishLoad = (namespace) => warmPart().finishLoad(namespace);
 `;
