@@ -41,9 +41,19 @@ export const DASHBOARD_HTML = `<!doctype html>
 <section>
   <h2>Apps</h2>
   <table id="apps">
-    <thead><tr><th>app</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>instances</th><th>busy</th><th>queued</th><th>calls</th><th>loads</th><th>recycled</th><th>5xx</th></tr></thead>
+    <thead><tr><th>app</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>instances</th><th>busy</th><th>queued</th><th>calls</th><th>loads</th><th>recycled</th><th>5xx</th><th>memory</th><th>max 1 min</th></tr></thead>
     <tbody></tbody>
   </table>
+</section>
+<section class="two">
+  <div>
+    <h2>Busiest users (bulkhead)</h2>
+    <table id="users"><thead><tr><th>user</th><th>running</th><th>queued</th></tr></thead><tbody></tbody></table>
+  </div>
+  <div>
+    <h2>Datastore namespaces</h2>
+    <table id="datastore"><thead><tr><th>namespace</th><th>bytes</th></tr></thead><tbody></tbody></table>
+  </div>
 </section>
 <section class="two">
   <div>
@@ -200,8 +210,11 @@ export const DASHBOARD_SCRIPT = `"use strict";
     status.className = "pill " + (state.draining ? "down" : "live");
     fillTable("apps", state.apps.map(function (a) {
       var t = tick.apps[a.name] || { rps: 0, p50: null, p99: null };
-      return [label(a.name), t.rps, fmt(t.p50), fmt(t.p99), a.stats.instances + " / " + a.maxInstances, a.stats.busy, a.stats.queued, a.stats.calls, a.stats.loads, a.stats.recycled, a.errors];
+      return [label(a.name), t.rps, fmt(t.p50), fmt(t.p99), a.stats.instances + " / " + a.maxInstances, a.stats.busy, a.stats.queued, a.stats.calls, a.stats.loads, a.stats.recycled, a.errors, a.memory ? a.memory.latest : "–", a.memory ? fmt(a.memory.max) : "–"];
     }), "no apps");
+    fillTable("users", (state.users || []).map(function (u) { return [u.user, u.running, u.queued]; }), "no users yet");
+    fillTable("datastore", (state.datastore || []).map(function (d) { return [d.namespace, d.size]; }),
+      state.datastore ? "no namespace opened yet" : "no datastore (--datastore)");
     var kinds = Object.keys(state.limits.byKind).sort();
     fillTable("limit-kinds", kinds.map(function (k) { return [k, state.limits.byKind[k]]; }), "no limit hits yet");
     fillTable("limit-latest", state.limits.latest.map(function (h) {

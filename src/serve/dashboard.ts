@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AppStats } from "../runtime/index.js";
+import { formatSize } from "../units/index.js";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from "./dashboard-page.js";
 
 /** Live numbers the dashboard reads at each tick. */
@@ -31,6 +32,41 @@ export interface DashboardSources {
   openConnections(): number;
   /** True once the server drains. */
   draining(): boolean;
+  /** The bulkhead's busiest users (the page shows the first {@link BUSIEST_USERS}). */
+  busiestUsers?(): BusyUser[];
+  /**
+   * Bytes per datastore namespace guests opened, as last read (`undefined` without a datastore).
+   * Called once per tick; the server reads the store itself, not more often than every 2 s.
+   */
+  datastoreBytes?(): { namespace: string; bytes: number }[] | undefined;
+}
+
+/** A bulkhead user as the page and the metrics show it. */
+export interface BusyUser {
+  /** The user key (`ip:ADDRESS`, `HEADER:VALUE` or `anonymous`). */
+  user: string;
+  /** Requests holding a slot. */
+  running: number;
+  /** Requests waiting for one. */
+  queued: number;
+}
+
+/** Users the page lists. */
+export const BUSIEST_USERS = 5;
+
+/**
+ * The `limit` busiest of the bulkhead's users: by running + queued, then the most recently active
+ * (users idle for less than the bulkhead's idle TTL are still listed, with zeros).
+ */
+export function busiestUsers(
+  users: readonly { userId: string; concurrent: number; queued: number; blocked: number; lastActivity: number }[],
+  limit: number,
+): BusyUser[] {
+  return users
+    .map((u) => ({ user: u.userId, running: u.concurrent, queued: u.queued + u.blocked, last: u.lastActivity }))
+    .sort((a, b) => b.running + b.queued - (a.running + a.queued) || b.last - a.last || (a.user < b.user ? -1 : 1))
+    .slice(0, limit)
+    .map(({ user, running, queued }) => ({ user, running, queued }));
 }
 
 /** A request that ended, as the server reports it. */
@@ -46,6 +82,8 @@ export interface RequestRecord {
   limit?: string | undefined;
   /** The limit's value, in its unit. */
   limitValue?: number | undefined;
+  /** The run's peak memory in its sandbox (bytes), when the runtime reported the call's usage. */
+  memoryBytes?: number | undefined;
 }
 
 /** One second of the server's life, as the page charts it. */
@@ -81,7 +119,13 @@ export interface DashboardState {
     stats: AppStats;
     requests: number;
     errors: number;
+    /** Peak memory of the app's sandbox runs: the latest request's, and the highest over the last minute (null before any). */
+    memory: { latestBytes: number; maxBytes: number | null; latest: string; max: string | null } | null;
   }[];
+  /** The bulkhead's busiest users (at most {@link BUSIEST_USERS}). */
+  users: BusyUser[];
+  /** Bytes per datastore namespace guests opened, largest first; null without a datastore. */
+  datastore: { namespace: string; bytes: number; size: string }[] | null;
   limits: { byKind: Record<string, number>; latest: LimitHit[] };
   totals: { requests: number; "429": number; "408": number; "503": number };
 }
@@ -110,6 +154,8 @@ const LATENCY_WINDOW = 5;
 /** Latency samples kept per app per second (past it, one in N is kept). */
 const SAMPLES_PER_SECOND = 2000;
 const LATEST_HITS = 10;
+/** Seconds over which an app's highest memory is kept. */
+const MEMORY_WINDOW = 60;
 
 /** Paths served without the admin token: probes and the page's static files (they hold no data). */
 const OPEN_PATHS = new Set([
@@ -164,8 +210,17 @@ export function createDashboard(sources: DashboardSources, options: { token?: st
   /** Per app: counts of this second, latency samples of the last seconds, totals. */
   const perApp = new Map<
     string,
-    { count: number; seen: number; samples: number[][]; requests: number; errors: number }
+    {
+      count: number;
+      seen: number;
+      samples: number[][];
+      requests: number;
+      errors: number;
+      /** The latest request's peak memory, and the highest per second over the last minute. */
+      memory: { latest: number; seconds: { t: number; max: number }[] } | undefined;
+    }
   >();
+  let datastoreRows: DashboardState["datastore"] = null;
   let rejected = { "429": 0, "408": 0, "503": 0 };
   const totals = { requests: 0, "429": 0, "408": 0, "503": 0 };
   const byKind: Record<string, number> = {};
@@ -175,7 +230,7 @@ export function createDashboard(sources: DashboardSources, options: { token?: st
   const appEntry = (name: string) => {
     let entry = perApp.get(name);
     if (!entry) {
-      entry = { count: 0, seen: 0, samples: [[]], requests: 0, errors: 0 };
+      entry = { count: 0, seen: 0, samples: [[]], requests: 0, errors: 0, memory: undefined };
       perApp.set(name, entry);
     }
     return entry;
@@ -191,6 +246,16 @@ export function createDashboard(sources: DashboardSources, options: { token?: st
     if (current.length < SAMPLES_PER_SECOND) current.push(request.durationMs);
     else current[entry.seen % SAMPLES_PER_SECOND] = request.durationMs;
     totals.requests++;
+    if (request.memoryBytes !== undefined && request.memoryBytes > 0) {
+      const t = Math.floor(Date.now() / 1000);
+      entry.memory ??= { latest: 0, seconds: [] };
+      entry.memory.latest = request.memoryBytes;
+      const last = entry.memory.seconds[entry.memory.seconds.length - 1];
+      if (last?.t === t) last.max = Math.max(last.max, request.memoryBytes);
+      else entry.memory.seconds.push({ t, max: request.memoryBytes });
+      while (entry.memory.seconds.length > 0 && entry.memory.seconds[0]!.t <= t - MEMORY_WINDOW)
+        entry.memory.seconds.shift();
+    }
     if (request.rejected && (request.status === 429 || request.status === 408 || request.status === 503)) {
       rejected[request.status]++;
       totals[request.status]++;
@@ -214,12 +279,49 @@ export function createDashboard(sources: DashboardSources, options: { token?: st
     for (const app of sources.apps()) {
       names.add(app.name);
       const entry = perApp.get(app.name);
-      out.push({ ...app, requests: entry?.requests ?? 0, errors: entry?.errors ?? 0 });
+      out.push({ ...app, requests: entry?.requests ?? 0, errors: entry?.errors ?? 0, memory: memoryOf(entry?.memory) });
     }
     return { names, out };
   };
 
+  const memoryOf = (memory: { latest: number; seconds: { t: number; max: number }[] } | undefined) => {
+    if (!memory) return null;
+    const since = Math.floor(Date.now() / 1000) - MEMORY_WINDOW;
+    let max: number | null = null;
+    for (const second of memory.seconds) if (second.t > since) max = Math.max(max ?? 0, second.max);
+    return {
+      latestBytes: memory.latest,
+      maxBytes: max,
+      latest: formatSize(memory.latest),
+      max: max === null ? null : formatSize(max),
+    };
+  };
+
+  const readDatastore = () => {
+    let rows: { namespace: string; bytes: number }[] | undefined;
+    try {
+      rows = sources.datastoreBytes?.();
+    } catch {
+      return; // the last rows stay
+    }
+    datastoreRows =
+      rows === undefined
+        ? null
+        : rows
+            .map((r) => ({ namespace: r.namespace, bytes: r.bytes, size: formatSize(r.bytes) }))
+            .sort((a, b) => b.bytes - a.bytes || (a.namespace < b.namespace ? -1 : 1));
+  };
+
+  const usersNow = (): BusyUser[] => {
+    try {
+      return sources.busiestUsers?.().slice(0, BUSIEST_USERS) ?? [];
+    } catch {
+      return [];
+    }
+  };
+
   const tick = (): DashboardTick => {
+    readDatastore();
     const apps: DashboardTick["apps"] = {};
     const { names } = appsNow();
     for (const name of names) appEntry(name);
@@ -249,6 +351,8 @@ export function createDashboard(sources: DashboardSources, options: { token?: st
     tick: last,
     draining: sources.draining(),
     apps: appsNow().out,
+    users: usersNow(),
+    datastore: datastoreRows,
     limits: { byKind: { ...byKind }, latest: [...latest] },
     totals: { ...totals },
   });

@@ -12,7 +12,16 @@ export interface MetricsSources {
   runsInFlight(): number;
   /** Bulkhead counters: requests holding a slot and waiting for one. */
   bulkhead(): { running: number; queued: number };
+  /** The bulkhead's busiest users, busiest first (the gauges take the first {@link METRIC_USERS}). */
+  busiestUsers?(): { user: string; running: number; queued: number }[];
+  /** Per app: the latest request's peak sandbox memory in bytes. */
+  sandboxMemory?(): { app: string; bytes: number }[];
+  /** Bytes per datastore namespace guests opened, as last read (at most 100 namespaces). */
+  datastoreBytes?(): { namespace: string; bytes: number }[] | undefined;
 }
+
+/** Users the per-user bulkhead gauges show at one scrape (the label set stays bounded). */
+export const METRIC_USERS = 10;
 
 /** The metrics of one server. */
 export interface ServeMetrics {
@@ -98,6 +107,49 @@ export function createMetrics(sources: MetricsSources): ServeMetrics {
     registers: [registry],
     collect() {
       this.set(sources.bulkhead().queued);
+    },
+  });
+  // Per-user gauges: reset at each scrape, then set for the busiest users only, so that a user
+  // who went quiet leaves the output and the label set never grows past METRIC_USERS.
+  const perUser = (name: string, help: string, value: (u: { running: number; queued: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["user"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const u of (sources.busiestUsers?.() ?? []).slice(0, METRIC_USERS)) this.set({ user: u.user }, value(u));
+      },
+    });
+  perUser(
+    "warden_bulkhead_user_running",
+    `Requests holding a bulkhead slot, by user key, for the ${METRIC_USERS} busiest users at scrape time`,
+    (u) => u.running,
+  );
+  perUser(
+    "warden_bulkhead_user_queued",
+    `Requests waiting for a bulkhead slot, by user key, for the ${METRIC_USERS} busiest users at scrape time`,
+    (u) => u.queued,
+  );
+  new Gauge({
+    name: "warden_sandbox_memory_bytes",
+    help: "Peak memory of the latest request's run in its sandbox, by app (when the runtime reports a call's usage)",
+    labelNames: ["app"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { app, bytes } of sources.sandboxMemory?.() ?? []) this.set({ app }, bytes);
+    },
+  });
+  new Gauge({
+    name: "warden_datastore_bytes",
+    help: "Bytes per datastore namespace guests opened (the 100 most recently opened), as last read (every 2 s at most)",
+    labelNames: ["namespace"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { namespace, bytes } of sources.datastoreBytes?.() ?? []) this.set({ namespace }, bytes);
     },
   });
   return { registry, requests, duration, cpu, limitHits, rejections, reloads };

@@ -48,8 +48,8 @@ import { ConfigError } from "../errors/index.js";
 import { discoverApps, indexOf } from "./apps.js";
 import { watchApps, type AppWatcher } from "./watch.js";
 import { AppNotFoundError, ShuttingDownError } from "./errors.js";
-import { createMetrics, type ServeMetrics } from "./metrics.js";
-import { createDashboard, type Dashboard } from "./dashboard.js";
+import { createMetrics, METRIC_USERS, type ServeMetrics } from "./metrics.js";
+import { BUSIEST_USERS, busiestUsers, createDashboard, type Dashboard } from "./dashboard.js";
 import {
   resolveAppSettings,
   resolveServeSettings,
@@ -127,6 +127,11 @@ interface AppVersion {
   /** Replaced by a newer version: closed when `running` reaches 0. */
   retired: boolean;
 }
+
+/** Datastore namespaces whose bytes the dashboard and the metrics show: the most recently opened. */
+const NAMESPACES_SHOWN = 100;
+/** Least time between two reads of the namespaces' bytes. */
+const DATASTORE_READ_MS = 2_000;
 
 /** The least CPU time an instance's load gets (requests keep their own, smaller budget). */
 const LOAD_CPU_MS = 2_000;
@@ -317,6 +322,13 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   let draining = false;
   let metrics: ServeMetrics | undefined;
   let dashboard: Dashboard | undefined;
+  /** Datastore namespaces guests opened, least recently opened first, and their bytes as last read. */
+  const namespacesSeen = new Set<string>();
+  const namespaceBytes = new Map<string, number>();
+  let lastDatastoreRead = -Infinity;
+  let readingDatastore = false;
+  /** Per app: the latest request's peak sandbox memory. */
+  const memoryLatest = new Map<string, number>();
 
   const cleanup = async (): Promise<void> => {
     const closing: Promise<unknown>[] = [];
@@ -357,7 +369,21 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       }
     }
     const engine = await createEngine(settings.engine as "v8" | "quickjs", poolSize !== undefined ? { poolSize } : {});
-    runtime = new Runtime(engine, limits, { datastore: datastore ? { store: datastore, namespaces: "*" } : undefined });
+    // Every namespace may be opened, as with "*"; the predicate also notes which ones guests use,
+    // for the dashboard and the metrics (the most recently opened NAMESPACES_SHOWN).
+    const namespacePolicy = (name: string): boolean => {
+      namespacesSeen.delete(name);
+      namespacesSeen.add(name);
+      if (namespacesSeen.size > NAMESPACES_SHOWN) {
+        const oldest = namespacesSeen.values().next().value as string;
+        namespacesSeen.delete(oldest);
+        namespaceBytes.delete(oldest);
+      }
+      return true;
+    };
+    runtime = new Runtime(engine, limits, {
+      datastore: datastore ? { store: datastore, namespaces: namespacePolicy } : undefined,
+    });
     // A call that crossed `warnAt` of a budget (the runtime's warning event names the app's file).
     const appByFile = new Map(sources.map((app) => [app.file, app.name]));
     runtime.on("warning", (warning) =>
@@ -391,7 +417,40 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       logger.info({ app: app.name, file: app.file, instances: loaded.maxInstances }, "app loaded");
     }
 
+    const store = datastore;
+    /** Bytes per namespace as last read, the most recently opened namespace last. */
+    const lastBytes = (): { namespace: string; bytes: number }[] | undefined =>
+      store
+        ? [...namespacesSeen].flatMap((name) => {
+            const bytes = namespaceBytes.get(name);
+            return bytes === undefined ? [] : [{ namespace: name, bytes }];
+          })
+        : undefined;
+    /** Bytes per namespace as last read; a read starts at most every DATASTORE_READ_MS, in the background. */
+    const datastoreBytes = (): { namespace: string; bytes: number }[] | undefined => {
+      if (!store) return undefined;
+      if (!readingDatastore && !draining && performance.now() - lastDatastoreRead >= DATASTORE_READ_MS) {
+        readingDatastore = true;
+        lastDatastoreRead = performance.now();
+        void (async () => {
+          for (const name of [...namespacesSeen]) {
+            try {
+              const bytes = await store.namespace(name).size();
+              if (namespacesSeen.has(name)) namespaceBytes.set(name, bytes);
+            } catch {
+              // a failing read keeps the last value; the next read tries again
+            }
+          }
+        })().finally(() => (readingDatastore = false));
+      }
+      return lastBytes();
+    };
+    const users = (limit: number) => (bulkhead.closed ? [] : busiestUsers(bulkhead.stats().users, limit));
     metrics = createMetrics({
+      busiestUsers: () => users(METRIC_USERS),
+      sandboxMemory: () => [...memoryLatest].map(([app, bytes]) => ({ app, bytes })),
+      // The metrics show the bytes as last read; only the dashboard's ticks start a read.
+      datastoreBytes: lastBytes,
       openConnections: () => sockets.size,
       runsInFlight: () => running,
       bulkhead: () => {
@@ -412,6 +471,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         },
         openConnections: () => sockets.size,
         draining: () => draining,
+        busiestUsers: () => users(BUSIEST_USERS),
+        datastoreBytes,
       },
       { token: settings.adminToken },
     );
@@ -554,6 +615,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         m.requests.inc({ app, status: String(status) });
         m.duration.observe({ app }, durationMs / 1000);
         if (usage) m.cpu.observe({ app }, usage.cpuMs / 1000);
+        if (usage && appName !== undefined && usage.peakMemoryBytes > 0) memoryLatest.set(app, usage.peakMemoryBytes);
         if (status === 429 || status === 408 || status === 503) {
           if (failure && !isLimitExceeded(failure)) m.rejections.inc({ status: String(status) });
         }
@@ -567,6 +629,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
             (status === 429 || status === 408 || status === 503) && failure !== undefined && !isLimitExceeded(failure),
           limit: limitHit,
           limitValue: limitHit && failure && isLimitExceeded(failure) ? failure.limit : undefined,
+          memoryBytes: usage && usage.peakMemoryBytes > 0 ? usage.peakMemoryBytes : undefined,
         });
         const line = {
           app: appName ?? null,
@@ -644,9 +707,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           const recycledBefore = app.stats().recycled;
           let response: Response;
           try {
-            // `onUsage` is the call's usage report, for the log line and the CPU histogram. The
-            // runtime does not make that call yet (see docs/serve.md); until it does, cpuMs and
-            // memoryBytes log as null and the histogram stays empty.
+            // `onUsage` is the call's usage report, for the log line, the CPU histogram and the
+            // sandbox memory (the dashboard, warden_sandbox_memory_bytes).
             const callOptions: CallOptions & { onUsage?: (usage: Usage) => void } = {
               limits: callLimits.get(appName)!,
               signal: controller.signal,

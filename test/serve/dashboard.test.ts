@@ -43,7 +43,14 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 interface StateBody {
   history: { t: number }[];
   state: {
-    apps: { name: string; stats: { recycled: number; calls: number }; requests: number }[];
+    apps: {
+      name: string;
+      stats: { recycled: number; calls: number };
+      requests: number;
+      memory: { latestBytes: number; maxBytes: number | null; latest: string; max: string | null } | null;
+    }[];
+    users: { user: string; running: number; queued: number }[];
+    datastore: { namespace: string; bytes: number; size: string }[] | null;
     limits: {
       byKind: Record<string, number>;
       latest: { app: string; requestId: string; kind: string; value: number }[];
@@ -86,6 +93,53 @@ describe("warden serve dashboard", () => {
       const spin = after.state.apps.find((a) => a.name === "spin")!;
       assert.equal(spin.stats.recycled, 1);
       assert.equal(spin.requests, 1);
+    });
+  });
+
+  test("the bulkhead's busiest users, sandbox memory per app, and datastore bytes per namespace", async () => {
+    const apps = {
+      "notes.js": `export default { async fetch(request) {
+        const user = request.headers.get("x-user");
+        await datastore("notes").set(user, "x".repeat(100));
+        return new Response("ok " + user);
+      } };`,
+    };
+    await withServer(
+      { path: appsDir(apps), limits: LIMITS, datastore: "memory:", userFrom: "header:x-user" },
+      async (server) => {
+        const empty = await stateOf(server.adminUrl);
+        assert.deepEqual(empty.state.users, []);
+        assert.deepEqual(empty.state.datastore, []);
+        assert.equal(empty.state.apps[0]!.memory, null);
+
+        for (const user of ["alice", "alice", "bob"]) {
+          const res = await fetch(`${server.url}/notes/`, { headers: { "x-user": user } });
+          assert.equal(res.status, 200);
+          assert.equal(await res.text(), `ok ${user}`);
+        }
+        const after = await until("the users, the memory and the namespace's bytes", async () => {
+          const body = await stateOf(server.adminUrl);
+          const { users, datastore, apps: rows } = body.state;
+          // A read of the namespace's bytes may have come between the requests: wait for one after them.
+          return users.length === 2 && datastore?.[0]?.bytes === 212 && rows[0]!.memory !== null ? body : undefined;
+        });
+        assert.deepEqual(after.state.users.map((u) => u.user).sort(), ["x-user:alice", "x-user:bob"]);
+        for (const user of after.state.users) assert.deepEqual(user, { ...user, running: 0, queued: 0 });
+        const notes = after.state.datastore!.find((d) => d.namespace === "notes")!;
+        // Two entries: each key ("alice", "bob") and its value's JSON text (102 bytes).
+        assert.equal(notes.bytes, 5 + 102 + 3 + 102);
+        assert.equal(notes.size, "212B");
+        const memory = after.state.apps.find((a) => a.name === "notes")!.memory!;
+        assert.ok(memory.latestBytes > 0);
+        assert.ok(memory.maxBytes !== null && memory.maxBytes >= memory.latestBytes);
+        assert.match(memory.latest, /^\d+(?:[KMGT]i?)?B$/);
+      },
+    );
+  });
+
+  test("without a datastore, the state says so", async () => {
+    await withServer({ path: appsDir(APPS), limits: LIMITS }, async (server) => {
+      assert.equal((await stateOf(server.adminUrl)).state.datastore, null);
     });
   });
 

@@ -42,6 +42,44 @@ describe("warden serve: logs and metrics", () => {
     });
   });
 
+  test("/metrics: the busiest users' bulkhead gauges, sandbox memory per app, datastore bytes per namespace", async () => {
+    const notes = appsDir({
+      "notes.js": `export default async (request) => {
+        await datastore("notes").set(request.headers.get("x-user"), "x".repeat(100));
+        return "ok";
+      };`,
+    });
+    await withServer({ path: notes, datastore: "memory:", userFrom: "header:x-user" }, async (server) => {
+      const before = parseMetrics(await (await fetch(`${server.adminUrl}/metrics`)).text());
+      assert.ok(![...before.keys()].some((k) => k.startsWith("warden_bulkhead_user_")));
+      // Twelve users: the per-user gauges keep the ten busiest (here: the most recently active).
+      const users = [...Array.from({ length: 10 }, (_, i) => `u${i}`), "alice", "bob", "alice"];
+      for (const user of users) {
+        const res = await fetch(`${server.url}/notes`, { headers: { "x-user": user } });
+        assert.equal(res.status, 200);
+        await res.text();
+      }
+      // Per distinct user, its key's bytes and the value's JSON text (102 bytes).
+      const bytes = [...new Set(users)].reduce((sum, user) => sum + user.length + 102, 0);
+      const deadline = Date.now() + 30_000;
+      let after = parseMetrics(await (await fetch(`${server.adminUrl}/metrics`)).text());
+      // The namespace's bytes are read at the dashboard's ticks (every 2 s at most), maybe while
+      // the requests were still writing: poll until a read saw all of them.
+      while (after.get('warden_datastore_bytes{namespace="notes"}') !== bytes) {
+        assert.ok(Date.now() < deadline, "timed out waiting for warden_datastore_bytes");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        after = parseMetrics(await (await fetch(`${server.adminUrl}/metrics`)).text());
+      }
+      for (const user of ["x-user:alice", "x-user:bob"]) {
+        assert.equal(after.get(`warden_bulkhead_user_running{user="${user}"}`), 0);
+        assert.equal(after.get(`warden_bulkhead_user_queued{user="${user}"}`), 0);
+      }
+      for (const name of ["warden_bulkhead_user_running", "warden_bulkhead_user_queued"])
+        assert.equal([...after.keys()].filter((k) => k.startsWith(`${name}{`)).length, 10, name);
+      assert.ok((after.get('warden_sandbox_memory_bytes{app="notes"}') ?? 0) > 0);
+    });
+  });
+
   test("one JSON line per request with the request id, app, method, path, status, duration and user", async () => {
     await withServer({ path: dir }, async (server, logs) => {
       await (await fetch(`${server.url}/hello/x?q=1`, { headers: { "x-request-id": "abc-1" } })).text();
