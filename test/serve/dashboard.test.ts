@@ -261,6 +261,11 @@ describe("warden serve dashboard", () => {
           );
           return spinRow?.[9] === "1" ? true : undefined;
         });
+        // The busiest users: the one client, keyed by its address; no datastore on this server.
+        await page.waitForFunction(
+          () => document.getElementById("users")?.textContent?.includes("ip:127.0.0.1") === true,
+        );
+        assert.match((await page.textContent("#datastore tbody")) ?? "", /no datastore/);
         // A limit error is not a rejection: the turned-away counts stay at zero.
         assert.equal(await page.textContent("#tile-rejected"), "0 / 0 / 0");
 
