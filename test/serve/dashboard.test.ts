@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium, type Browser } from "playwright-core";
 import { resolveServeSettings } from "../../src/serve/index.js";
+import { busiestUsers } from "../../src/serve/dashboard.js";
 import { appsDir, withServer } from "./helpers.js";
 
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts");
@@ -135,6 +136,30 @@ describe("warden serve dashboard", () => {
         assert.match(memory.latest, /^\d+(?:[KMGT]i?)?B$/);
       },
     );
+  });
+
+  test("busiest users: by running + queued (blocked counts as queued), then the most recently active", () => {
+    const user = (userId: string, concurrent: number, queued: number, blocked: number, lastActivity: number) => ({
+      userId,
+      concurrent,
+      queued,
+      blocked,
+      lastActivity,
+    });
+    const users = [
+      user("idle-old", 0, 0, 0, 1),
+      user("idle-new", 0, 0, 0, 5),
+      user("busy", 2, 1, 0, 2),
+      user("blocked", 1, 0, 3, 3),
+      user("one", 1, 0, 0, 4),
+    ];
+    assert.deepEqual(busiestUsers(users, 4), [
+      { user: "blocked", running: 1, queued: 3 },
+      { user: "busy", running: 2, queued: 1 },
+      { user: "one", running: 1, queued: 0 },
+      { user: "idle-new", running: 0, queued: 0 },
+    ]);
+    assert.deepEqual(busiestUsers([], 5), []);
   });
 
   test("without a datastore, the state says so", async () => {
