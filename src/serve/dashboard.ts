@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AppStats } from "../runtime/index.js";
-import { formatSize } from "../units/index.js";
+import { formatSizeApprox } from "../units/index.js";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from "./dashboard-page.js";
 
 /** Live numbers the dashboard reads at each tick. */
@@ -292,8 +292,8 @@ export function createDashboard(sources: DashboardSources, options: { token?: st
     return {
       latestBytes: memory.latest,
       maxBytes: max,
-      latest: formatSize(memory.latest),
-      max: max === null ? null : formatSize(max),
+      latest: formatSizeApprox(memory.latest),
+      max: max === null ? null : formatSizeApprox(max),
     };
   };
 
@@ -308,7 +308,7 @@ export function createDashboard(sources: DashboardSources, options: { token?: st
       rows === undefined
         ? null
         : rows
-            .map((r) => ({ namespace: r.namespace, bytes: r.bytes, size: formatSize(r.bytes) }))
+            .map((r) => ({ namespace: r.namespace, bytes: r.bytes, size: formatSizeApprox(r.bytes) }))
             .sort((a, b) => b.bytes - a.bytes || (a.namespace < b.namespace ? -1 : 1));
   };
 

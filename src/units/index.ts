@@ -2,6 +2,7 @@ export {
   parseDuration,
   parseSize,
   formatSize,
+  formatSizeApprox,
   formatDuration,
   UnitParseError,
   EXPECTED_DURATION,

@@ -108,6 +108,22 @@ export function formatSize(bytes: number): string {
   return `${bytes}B`;
 }
 
+/**
+ * Formats a measured size for people to read, rounded to three significant
+ * digits in powers of 1000: `212B`, `1.67MB`, `45.2KB` (limit values use the
+ * exact {@link formatSize}).
+ */
+export function formatSizeApprox(bytes: number): string {
+  if (!(bytes >= 1000)) return `${bytes}B`;
+  const units: [string, number][] = [
+    ["GB", 1e9],
+    ["MB", 1e6],
+    ["KB", 1e3],
+  ];
+  const [unit, factor] = units.find(([, f]) => bytes >= f)!;
+  return `${Number((bytes / factor).toPrecision(3))}${unit}`;
+}
+
 /** Formats milliseconds the way limit messages do: `50ms`, `30000ms`. */
 export function formatDuration(ms: number): string {
   return `${ms}ms`;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatSize, parseDuration, parseSize } from "../../src/units/index.js";
+import { formatSize, formatSizeApprox, parseDuration, parseSize } from "../../src/units/index.js";
 
 test("durations: bare number is ms, units scale, fractions scale exactly", () => {
   assert.equal(parseDuration("50"), 50);
@@ -42,4 +42,16 @@ test("formatSize picks the largest exact unit", () => {
   assert.equal(formatSize(1500), "1500B");
   assert.equal(formatSize(2000), "2KB");
   assert.equal(formatSize(1023), "1023B");
+});
+
+test("formatSizeApprox rounds measured sizes to three significant digits for display", () => {
+  assert.deepEqual([0, 212, 999, 1000, 45_210, 1_665_793, 2.5e9].map(formatSizeApprox), [
+    "0B",
+    "212B",
+    "999B",
+    "1KB",
+    "45.2KB",
+    "1.67MB",
+    "2.5GB",
+  ]);
 });

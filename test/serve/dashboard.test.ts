@@ -133,7 +133,7 @@ describe("warden serve dashboard", () => {
         const memory = after.state.apps.find((a) => a.name === "notes")!.memory!;
         assert.ok(memory.latestBytes > 0);
         assert.ok(memory.maxBytes !== null && memory.maxBytes >= memory.latestBytes);
-        assert.match(memory.latest, /^\d+(?:[KMGT]i?)?B$/);
+        assert.match(memory.latest, /^\d+(?:\.\d+)?(?:[KMG])?B$/);
       },
     );
   });
