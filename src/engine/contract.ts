@@ -1,4 +1,4 @@
-import type { WardenError } from "../errors/index.js";
+import { isScriptError, type WardenError } from "../errors/index.js";
 import type { LimitValues } from "../limits/index.js";
 import type { HostCallHandler } from "./host-calls.js";
 
@@ -164,6 +164,14 @@ export interface EngineInstance {
   readonly alive: boolean;
   /** Releases the instance's sandbox. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/**
+ * True when a warm call's outcome leaves its instance in doubt, so that the instance must be
+ * recycled: any failure but the guest's own exception (a limit, an abort, an engine failure).
+ */
+export function leavesInstanceInDoubt(outcome: EngineRunOutcome): boolean {
+  return !outcome.ok && !isScriptError(outcome.error);
 }
 
 /** What {@link Engine.load} hands back. */

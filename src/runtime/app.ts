@@ -243,12 +243,20 @@ export class LoadedApp {
     } else this.idle.push(instance);
   }
 
-  /** Runs one call on an instance, recycling the instance when the call leaves it in doubt. */
-  private async invoke(kind: InstanceCallKind, inputJson: string, options: CallOptions): Promise<EngineRunOutcome> {
-    const refused = this.host.enterTask(this.callLimits(options).maxConcurrentTasks);
+  /**
+   * Runs one call on an instance, recycling the instance when the call leaves it in doubt.
+   * `limits` are the call's (the app's with the call's overrides), resolved once by the caller.
+   */
+  private async invoke(
+    kind: InstanceCallKind,
+    inputJson: string,
+    limits: LimitValues,
+    options: CallOptions,
+  ): Promise<EngineRunOutcome> {
+    const refused = this.host.enterTask(limits.maxConcurrentTasks);
     if (refused) return { ok: false, error: refused, usage: emptyUsage() };
     try {
-      return await this.invokeCounted(kind, inputJson, options);
+      return await this.invokeCounted(kind, inputJson, limits, options);
     } finally {
       this.host.leaveTask();
     }
@@ -257,9 +265,9 @@ export class LoadedApp {
   private async invokeCounted(
     kind: InstanceCallKind,
     inputJson: string,
+    limits: LimitValues,
     options: CallOptions,
   ): Promise<EngineRunOutcome> {
-    const limits = overrideLimits(this.limits, options.limits).values;
     let instance: EngineInstance;
     try {
       instance = await this.acquire(options.signal);
@@ -305,13 +313,15 @@ export class LoadedApp {
    */
   async call(input?: unknown, options: CallOptions = {}): Promise<RunResult> {
     if (this.closedFlag) throw new DisposedError("this app");
+    let limits: LimitValues;
     let inputJson: string;
     try {
-      inputJson = encodeInput(input, this.callLimits(options).maxValueBytes) ?? "";
+      limits = this.callLimits(options);
+      inputJson = encodeInput(input, limits.maxValueBytes) ?? "";
     } catch (error) {
       return { ok: false, error: isWardenError(error) ? error : new EngineError(String(error)), usage: emptyUsage() };
     }
-    return parseOutcome(await this.invoke("call", inputJson, options));
+    return parseOutcome(await this.invoke("call", inputJson, limits, options));
   }
 
   /**
@@ -322,7 +332,8 @@ export class LoadedApp {
    */
   async fetch(request: Request, options: CallOptions = {}): Promise<Response> {
     if (this.closedFlag) throw new DisposedError("this app");
-    const { maxValueBytes } = this.callLimits(options);
+    const limits = this.callLimits(options);
+    const { maxValueBytes } = limits;
     const body = request.body ? await readBodyCapped(request, maxValueBytes) : null;
     const description: FetchDescription = {
       method: request.method,
@@ -331,7 +342,7 @@ export class LoadedApp {
       body: body === null ? null : body.toString("base64"),
       env: this.env,
     };
-    const result = parseOutcome(await this.invoke("fetch", JSON.stringify(description), options));
+    const result = parseOutcome(await this.invoke("fetch", JSON.stringify(description), limits, options));
     if (!result.ok) throw result.error;
     const answer = result.value as FetchAnswer;
     // Framing is the host's business (as in Workers): the guest's framing headers are dropped.

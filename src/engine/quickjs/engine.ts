@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { AbortedError, EngineError, LimitExceededError, isWardenError, type WardenError } from "../../errors/index.js";
 import {
   emptyUsage,
+  leavesInstanceInDoubt,
   resolvePoolSize,
   warnOncePerBudget,
   type Engine,
@@ -383,8 +384,7 @@ class QuickJSInstance implements EngineInstance {
       answer === "lost"
         ? { ok: false, error: new EngineError("the QuickJS worker was lost"), usage: emptyUsage() }
         : answer;
-    // A call that failed but for the guest's own exception leaves the instance in doubt: recycle it.
-    if (!result.ok && result.error.name !== "ScriptError") {
+    if (leavesInstanceInDoubt(result)) {
       this.failed = true;
       this.owner.discard(this.worker);
     }

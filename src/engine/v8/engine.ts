@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { EngineError, LimitExceededError, AbortedError } from "../../errors/index.js";
 import {
   emptyUsage,
+  leavesInstanceInDoubt,
   resolvePoolSize,
   type Engine,
   type EngineInstance,
@@ -417,8 +418,8 @@ class V8Instance implements EngineInstance {
   async call(request: InstanceCallRequest): Promise<EngineRunOutcome> {
     if (!this.alive) throw new EngineError("this warm instance was recycled or closed");
     const outcome = await this.engine.callInstance(this.sandbox, this.id, request);
-    // The sandbox side disposes an instance whose call failed but for the guest's own exception.
-    if (!outcome.ok && outcome.error.name !== "ScriptError") this.failed = true;
+    // The sandbox side disposes such an instance too.
+    if (leavesInstanceInDoubt(outcome)) this.failed = true;
     return outcome;
   }
 

@@ -2,7 +2,13 @@ import type ivm from "isolated-vm";
 import type { PreparedSource } from "../../transform/index.js";
 import { names } from "../../transform/index.js";
 import { GuestCode } from "../codegen.js";
-import { emptyUsage, type EngineRunOutcome, type InstanceCallKind, type RunReporter } from "../contract.js";
+import {
+  emptyUsage,
+  leavesInstanceInDoubt,
+  type EngineRunOutcome,
+  type InstanceCallKind,
+  type RunReporter,
+} from "../contract.js";
 import type { LimitValues } from "../../limits/index.js";
 import { notAModule } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
@@ -124,7 +130,7 @@ export class WarmIsolate {
         },
         () => this.context,
       );
-      if (!outcome.ok && outcome.error.name !== "ScriptError") this.failed = true;
+      if (leavesInstanceInDoubt(outcome)) this.failed = true;
       return outcome;
     } finally {
       this.busy = false;
