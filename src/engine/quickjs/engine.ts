@@ -177,6 +177,12 @@ export class QuickJSEngine implements Engine {
     lastAttempt = true,
   ): Promise<EngineRunOutcome | "lost"> {
     const { limits, signal } = request;
+    // Aborted while it waited for its worker (a spawned task whose parent ended while a worker
+    // started for it): an abort listener added now would never fire, so the run must not start.
+    if (signal?.aborted) {
+      owner.release(worker);
+      return { ok: false, error: aborted(signal), usage: emptyUsage() };
+    }
     const warn = warnOncePerBudget(request.onWarning);
     const running = worker.submit(message, {
       onConsole: request.onConsole,
