@@ -66,6 +66,8 @@ class SandboxProcess {
   readonly pending = new Map<number, PendingRun>();
   retired = false;
   exited = false;
+  /** True once the process was told to end: from then on it keeps the host alive until it has. */
+  ending = false;
   /** True once the process handle and its IPC channel are released. */
   closed = false;
 
@@ -134,8 +136,12 @@ class SandboxProcess {
     }
   }
 
-  /** An idle process must not keep the host alive. */
+  /**
+   * An idle process must not keep the host alive; one that is ending must, until its handle and
+   * channel are released, or whoever waits for that (engine.close) would be left pending.
+   */
   private idle(): void {
+    if (this.ending || this.exited) return;
     this.child.unref();
     (this.child.channel as { unref?: () => void } | null | undefined)?.unref?.();
   }
@@ -200,12 +206,14 @@ class SandboxProcess {
 
   kill(): void {
     if (this.exited) return;
+    this.ending = true;
     this.busy(); // whoever waits for the exit keeps the host alive until it comes
     this.child.kill("SIGKILL");
   }
 
   private gone(code: number | null, signal: string | null): void {
     this.exited = true;
+    this.busy(); // until 'close': the channel's last messages and the handle's release
     const error = new EngineError(
       `the V8 sandbox process ended unexpectedly (${signal ?? `exit ${code}`}); it was replaced`,
     );
