@@ -64,6 +64,12 @@ export interface BulkheadOptions extends Omit<BulkheadConfigOptions, "store"> {
    */
   store?: BulkheadStoreFactory | BulkheadStoreKind | string;
   /**
+   * Where a shared store reports its connection's losses, re-joins and lost
+   * leases (a store's own `log` option wins).
+   * @default console.warn
+   */
+  storeLog?: (message: string) => void;
+  /**
    * Monotonic clock in milliseconds, for deadlines, the drain rate and idle
    * times (tests and simulations pass a virtual one).
    * @default performance.now
@@ -202,7 +208,12 @@ export class Bulkhead {
   private isClosed = false;
 
   /** Use {@link createBulkhead}; this takes already resolved settings. */
-  constructor(config: ResolvedBulkheadConfig, store?: BulkheadStoreFactory, now?: () => number) {
+  constructor(
+    config: ResolvedBulkheadConfig,
+    store?: BulkheadStoreFactory,
+    now?: () => number,
+    storeLog?: (message: string) => void,
+  ) {
     this.config = config;
     this.now = now ?? (() => performance.now());
     this.epochOffset = now === undefined ? performance.timeOrigin : 0;
@@ -215,6 +226,7 @@ export class Bulkhead {
     this.store = factory<Waiter>({
       config,
       now: this.now,
+      ...(storeLog !== undefined ? { log: storeLog } : {}),
       events: {
         granted: (ticket) => this.onGranted(ticket.payload),
         evicted: (ticket, rejection) => this.onEvicted(ticket.payload, rejection),
@@ -567,7 +579,7 @@ export class Bulkhead {
 }
 
 /** Everything {@link createBulkhead} takes except the settings themselves. */
-const PLUMBING = ["env", "configFile", "cwd", "store", "now"] as const;
+const PLUMBING = ["env", "configFile", "cwd", "store", "now", "storeLog"] as const;
 
 /**
  * Creates a bulkhead. Settings come from, lowest precedence first: defaults,
@@ -591,5 +603,5 @@ export function createBulkhead(options: BulkheadOptions = {}): Bulkhead {
     ...(options.configFile !== undefined ? { file: options.configFile } : {}),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
   });
-  return new Bulkhead(config, factory, options.now);
+  return new Bulkhead(config, factory, options.now, options.storeLog);
 }

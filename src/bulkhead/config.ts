@@ -154,6 +154,13 @@ export function resolveBulkheadConfig(input: BulkheadConfigInputs = {}): Resolve
       origins.set(key, layer.origin(key));
     }
   }
+  // `store: "redis://..."` is `store: "redis"` with that URL, which wins over a redisUrl from any layer.
+  if (typeof config["store"] === "string" && config["store"] !== "memory" && config["store"] !== "redis") {
+    config["redisUrl"] = config["store"];
+    config["store"] = "redis";
+    sources.redisUrl = sources.store;
+    origins.set("redisUrl", origins.get("store") ?? "the setting store");
+  }
   const result = config as unknown as BulkheadConfig;
   checkBulkheadRules(result, (key) => origins.get(key) ?? `the default ${key}`);
   return Object.freeze({ ...result, sources: Object.freeze(sources) });

@@ -86,8 +86,9 @@ export interface BulkheadConfigOptions {
   /**
    * Where slots and queues are accounted: `memory` (this process) or `redis`
    * (shared by every instance using the same Redis and key prefix; loads the
-   * `warden/redis` module on first use). In code, `store` may also be a store
-   * factory such as `redisBulkheadStore({ url })`.
+   * `warden/redis` module on first use). A `redis://` or `rediss://` URL means
+   * `redis` at that URL (it sets `redisUrl` too). In code, `store` may also be a
+   * store factory such as `redisBulkheadStore({ url })`.
    * @default "memory"
    */
   store?: BulkheadStoreKind | string;
@@ -241,7 +242,7 @@ export const BULKHEAD_SETTINGS: readonly BulkheadSetting[] = [
     env: "WARDEN_BULKHEAD_STORE",
     type: "store",
     default: "memory",
-    description: "where slots and queues are accounted: memory or redis",
+    description: "where slots and queues are accounted: memory, redis, or a redis:// URL",
   },
   {
     key: "redisUrl",
@@ -304,7 +305,7 @@ export function expectedBulkheadForm(setting: BulkheadSetting): string {
     case "policy":
       return `one of ${OVERLOAD_POLICIES.join(", ")}`;
     case "store":
-      return `one of ${BULKHEAD_STORE_KINDS.join(", ")}`;
+      return `one of ${BULKHEAD_STORE_KINDS.join(", ")}, or a redis:// or rediss:// URL (redis at that URL)`;
     case "failure":
       return `one of ${STORE_FAILURE_MODES.join(", ")}`;
     case "url":
@@ -325,6 +326,8 @@ function parseText(setting: BulkheadSetting, raw: unknown, fail: (reason: string
       return name;
     }
     case "store": {
+      // A Redis URL stands for `redis` at that URL; resolveBulkheadConfig splits it.
+      if (/^rediss?:\/\//i.test(text)) return parseText({ ...setting, type: "url" }, text, fail);
       const name = text.toLowerCase();
       if (!(BULKHEAD_STORE_KINDS as readonly string[]).includes(name)) return fail("unknown store");
       return name;

@@ -84,6 +84,8 @@ export interface BulkheadStoreContext<P> {
   readonly events: BulkheadStoreEvents<P>;
   /** The bulkhead's clock, in milliseconds. */
   readonly now: () => number;
+  /** Where a shared store reports connection losses and re-joins, when the bulkhead's owner says. */
+  readonly log?: (message: string) => void;
 }
 
 /** One user's state in a {@link BulkheadStoreSnapshot}. */

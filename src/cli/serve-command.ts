@@ -13,6 +13,10 @@ const BULKHEAD_FLAGS: readonly { key: keyof BulkheadConfigOptions; flag: string 
   { key: "queueTimeoutMs", flag: "--queue-timeout" },
   { key: "retryAfterSeconds", flag: "--retry-after" },
   { key: "overloadPolicy", flag: "--overload-policy" },
+  { key: "store", flag: "--bulkhead-store" },
+  { key: "redisOnFailure", flag: "--bulkhead-redis-on-failure" },
+  { key: "redisKeyPrefix", flag: "--bulkhead-redis-prefix" },
+  { key: "redisLeaseTtlMs", flag: "--bulkhead-redis-lease-ttl" },
 ];
 
 function optionName(flag: string): string {

@@ -3,6 +3,7 @@
  * process never share or clash). Served on the admin listener only.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { BulkheadStoreHealth } from "../bulkhead/index.js";
 
 /** Live numbers the gauges read at scrape time. */
 export interface MetricsSources {
@@ -18,7 +19,12 @@ export interface MetricsSources {
   sandboxMemory?(): { app: string; bytes: number }[];
   /** Bytes per datastore namespace guests opened, as last read (at most 100 namespaces). */
   datastoreBytes?(): { namespace: string; bytes: number }[] | undefined;
+  /** The bulkhead's shared store (Redis): its state and counts; undefined for the in-memory store. */
+  bulkheadStore?(): BulkheadStoreHealth | undefined;
 }
+
+/** The states of a shared bulkhead store, one series each in `warden_bulkhead_store_state`. */
+const STORE_STATES: readonly BulkheadStoreHealth["state"][] = ["connecting", "connected", "unavailable", "fallback"];
 
 /** Users the per-user bulkhead gauges show at one scrape (the label set stays bounded). */
 export const METRIC_USERS = 10;
@@ -152,5 +158,48 @@ export function createMetrics(sources: MetricsSources): ServeMetrics {
       for (const { namespace, bytes } of sources.datastoreBytes?.() ?? []) this.set({ namespace }, bytes);
     },
   });
+  // The shared store's health (present only with one): the state as one series per state, set to 1
+  // for the current one, and its counts since start as counters (they only grow).
+  new Gauge({
+    name: "warden_bulkhead_store_state",
+    help: "The bulkhead's shared store (Redis): 1 for its current state (connecting, connected, unavailable: failing closed, fallback: failing open)",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const health = sources.bulkheadStore?.();
+      if (health) for (const state of STORE_STATES) this.set({ state }, health.state === state ? 1 : 0);
+    },
+  });
+  const storeCounter = (name: string, help: string, read: (health: BulkheadStoreHealth) => number) => {
+    let seen = 0;
+    return new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const health = sources.bulkheadStore?.();
+        if (!health) return;
+        const now = read(health);
+        if (now > seen) this.inc(now - seen);
+        seen = Math.max(seen, now);
+      },
+    });
+  };
+  storeCounter(
+    "warden_bulkhead_store_outages_total",
+    "Times this instance lost the bulkhead's shared store (Redis) while serving",
+    (h) => h.outages,
+  );
+  storeCounter(
+    "warden_bulkhead_store_rejected_total",
+    "Requests answered 503 because the bulkhead's shared store could not be reached (failing closed)",
+    (h) => h.rejectedUnavailable,
+  );
+  storeCounter(
+    "warden_bulkhead_store_fallback_admissions_total",
+    "Requests admitted by this instance's own caps while the shared store could not be reached (failing open)",
+    (h) => h.admittedOnFallback,
+  );
   return { registry, requests, duration, cpu, limitHits, rejections, reloads };
 }

@@ -44,7 +44,7 @@ import {
   type BulkheadConfigOptions,
   type BulkheadPermit,
 } from "../bulkhead/index.js";
-import { ConfigError } from "../errors/index.js";
+import { ConfigError, StoreUnavailableError } from "../errors/index.js";
 import { discoverApps, indexOf } from "./apps.js";
 import { watchApps, type AppWatcher } from "./watch.js";
 import { AppNotFoundError, ShuttingDownError } from "./errors.js";
@@ -274,9 +274,6 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       expected: "a request timeout at least as long as the headers timeout",
     });
   }
-  // The last check: the bulkhead is the first thing that holds a resource (closed in cleanup).
-  const bulkhead = createBulkhead({ ...bulkheadOptions, env, configFile: file ?? false, cwd });
-
   const logger = pino(
     {
       level: settings.logLevel,
@@ -286,6 +283,15 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     },
     logDestination ?? pino.destination({ fd: 1, sync: true }),
   );
+  // The last check: the bulkhead is the first thing that holds a resource (closed in cleanup).
+  // A shared store's connection losses and re-joins are server events, in the JSON log.
+  const bulkhead = createBulkhead({
+    ...bulkheadOptions,
+    env,
+    configFile: file ?? false,
+    cwd,
+    storeLog: (message) => logger.warn({ store: "redis" }, `bulkhead store: ${message}`),
+  });
 
   // Everything opened from here is closed in `cleanup`, whatever fails.
   let datastore: Datastore | undefined;
@@ -352,6 +358,19 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   };
 
   try {
+    // A shared store (Redis) that cannot be reached at start stops the start, as a bad setting does.
+    try {
+      await bulkhead.ready();
+    } catch (error) {
+      throw new ConfigError({
+        source: "the bulkhead store",
+        // The store's own name for itself, "Redis at <url>" with the password hidden.
+        value: error instanceof StoreUnavailableError ? error.store.replace(/^Redis at /, "") : bulkhead.config.store,
+        reason: (error as Error).message,
+        expected: "a Redis that is up and reachable from this machine",
+        cause: error,
+      });
+    }
     if (settings.datastore !== undefined) {
       try {
         datastore = await createDatastore(settings.datastore, {
@@ -458,6 +477,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         const stats = bulkhead.stats();
         return { running: stats.globalConcurrent, queued: stats.globalQueued + stats.globalBlocked };
       },
+      bulkheadStore: () => (bulkhead.closed ? undefined : bulkhead.stats().store),
     });
     const m = metrics;
     dashboard = createDashboard(
@@ -788,10 +808,12 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       } else if (path === "/health") {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
       } else if (path === "/ready") {
-        const ready = !draining;
+        // Not ready while draining, or while a shared bulkhead store is away and every request would get 503.
+        const store = bulkhead.closed ? undefined : bulkhead.stats().store;
+        const status = draining ? "draining" : store?.state === "unavailable" ? "store_unavailable" : "ready";
         res
-          .writeHead(ready ? 200 : 503, { "content-type": "application/json" })
-          .end(JSON.stringify({ status: ready ? "ready" : "draining", apps: apps.size }));
+          .writeHead(status === "ready" ? 200 : 503, { "content-type": "application/json" })
+          .end(JSON.stringify({ status, apps: apps.size }));
       } else {
         res
           .writeHead(404, { "content-type": "application/json" })

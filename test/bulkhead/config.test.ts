@@ -261,3 +261,26 @@ test("the config file selects the Redis store; the environment and options win o
   assert.equal(overridden.redisOnFailure, "closed");
   assert.equal(overridden.sources.redisOnFailure, "option");
 });
+
+test("store given as a Redis URL is the Redis store at that URL, whatever layer set redisUrl", () => {
+  const fromEnv = resolveBulkheadConfig({
+    env: { WARDEN_BULKHEAD_STORE: "rediss://:pw@cache:6380/1" },
+    options: { redisUrl: "redis://ignored:6379" },
+    ...NO_FILE,
+  });
+  assert.equal(fromEnv.store, "redis");
+  assert.equal(fromEnv.redisUrl, "rediss://:pw@cache:6380/1");
+  assert.equal(fromEnv.sources.store, "env");
+  assert.equal(fromEnv.sources.redisUrl, "env");
+  const named = resolveBulkheadConfig({ options: { store: "Redis" }, env: {}, ...NO_FILE });
+  assert.equal(named.store, "redis");
+  assert.equal(named.redisUrl, "redis://127.0.0.1:6379");
+  assert.match(
+    configError(() => resolveBulkheadConfig({ options: { store: "redis://" }, env: {}, ...NO_FILE })).message,
+    /not a Redis URL/,
+  );
+  assert.match(
+    configError(() => resolveBulkheadConfig({ env: { WARDEN_BULKHEAD_STORE: "postgres://x" }, ...NO_FILE })).message,
+    /"postgres:\/\/x" from the variable WARDEN_BULKHEAD_STORE.*or a redis:\/\/ or rediss:\/\/ URL/,
+  );
+});

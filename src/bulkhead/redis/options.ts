@@ -42,7 +42,7 @@ export interface RedisBulkheadStoreOptions {
   commandTimeoutMs?: number;
   /**
    * Where connection losses, re-joins and lost leases are reported; `false` for nowhere.
-   * @default console.warn
+   * @default the bulkhead's `storeLog`, else console.warn
    */
   log?: ((message: string) => void) | false;
   /**

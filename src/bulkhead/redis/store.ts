@@ -109,7 +109,7 @@ export class RedisBulkheadStore<P> implements BulkheadStore<P> {
     const url = options.url ?? config.redisUrl;
     this.where = `Redis at ${redact(url)}`;
     this.failure = options.onFailure ?? config.redisOnFailure;
-    const log = options.log ?? ((message: string) => console.warn(`warden bulkhead: ${message}`));
+    const log = options.log ?? context.log ?? ((message: string) => console.warn(`warden bulkhead: ${message}`));
     this.log = log === false ? () => undefined : log;
     this.instanceId = options.instanceId ?? randomBytes(8).toString("hex");
     // A hash tag keeps every key in one slot, should the Redis be a cluster node.
