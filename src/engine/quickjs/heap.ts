@@ -1,6 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJSWASMModule } from "quickjs-emscripten";
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  RELEASE_SYNC,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from "quickjs-emscripten";
 
 const PAGE_BYTES = 65536;
 /** The release-sync build declares 256 to 32768 pages of memory (16 MiB to 2 GiB). */
@@ -88,6 +96,17 @@ export function compileQuickJS(): Promise<object> {
 interface Allocator {
   _malloc(size: number): number;
   _free(pointer: number): void;
+}
+
+/** What {@link QuickJSHeap.executePendingJobs} returns: the number of jobs run, or the error the last one threw. */
+export type PendingJobsResult = { value: number; error?: undefined } | { error: QuickJSHandle; value?: undefined };
+
+/** The quickjs-emscripten 0.32 internals {@link QuickJSHeap.executePendingJobs} needs: the runtime's and context's C pointers. */
+interface RuntimeInternals {
+  readonly rt: { readonly value: number };
+}
+interface ContextInternals {
+  readonly ctx: { readonly value: number };
 }
 
 /**
@@ -199,6 +218,51 @@ export class QuickJSHeap {
   /** Current size of the WebAssembly memory, in bytes. */
   get bytes(): number {
     return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * `runtime.executePendingJobs()` of quickjs-emscripten, minus its bug on a heap that grows.
+   *
+   * The library reads the context of the last job through an `Int32Array` it made on the
+   * memory's buffer *before* the jobs ran. When a job grows the WebAssembly memory (on this
+   * heap, any job that allocates more than the small free reserve: compiling a large eval, a
+   * platform group loaded on first use...), that buffer is detached, the read gives
+   * `undefined`, the library does not find the context in its map and calls
+   * `runtime.newContext({ contextPointer: undefined })`, which makes a whole new JSContext
+   * that nobody frees. `JS_FreeRuntime` then aborts on the leak check
+   * (`list_empty(&rt->gc_obj_list)`) and the module has to be replaced.
+   * Here the pointer is read through a view of the memory as it is after the jobs ran.
+   * `context` is the runtime's only context, which every job of a sandbox runs in.
+   */
+  executePendingJobs(runtime: QuickJSRuntime, context: QuickJSContext): PendingJobsResult {
+    const ffi = this.module.getFFI();
+    const rt = (runtime as unknown as RuntimeInternals).rt.value as never;
+    // A refused growth marks the run out of memory and opens the emergency room: a second try fits.
+    const out = this.allocator._malloc(4) || this.allocator._malloc(4);
+    if (out === 0) throw new Error("no heap left to run the sandbox's pending jobs");
+    let valuePointer: number;
+    let contextPointer: number;
+    try {
+      new Int32Array(this.memory.buffer, out, 1)[0] = 0;
+      valuePointer = ffi.QTS_ExecutePendingJob(rt, -1, out as never) as number;
+      contextPointer = new Int32Array(this.memory.buffer, out, 1)[0]!;
+    } finally {
+      this.allocator._free(out);
+    }
+    if (contextPointer === 0) {
+      // No job ran: the value (the count, 0) was made without a context.
+      ffi.QTS_FreeValuePointerRuntime(rt, valuePointer as never);
+      return { value: 0 };
+    }
+    const result = context.getMemory(rt).heapValueHandle(valuePointer as never);
+    if (contextPointer !== (context as unknown as ContextInternals).ctx.value) {
+      result.dispose();
+      throw new Error("a pending job ran in a context the sandbox does not know");
+    }
+    if (context.typeof(result) !== "number") return { error: result };
+    const executed = context.getNumber(result);
+    result.dispose();
+    return { value: executed };
   }
 
   /** An allocation could not get memory: the run's budget, or the module's, is spent. */

@@ -545,7 +545,7 @@ export class SandboxHost {
         continue;
       }
       state.ranJobs = true;
-      const jobs = runtime.executePendingJobs();
+      const jobs = this.heap.executePendingJobs(runtime, ctx);
       if (jobs.error) return this.failure(sandbox, state, scope.manage(jobs.error));
     }
   }
@@ -613,10 +613,10 @@ export class SandboxHost {
 
   /** Runs the jobs still queued after the result settled; returns an ending if that stopped the guest or a limit tripped. */
   private drain(sandbox: PreparedSandbox, state: RunState, scope: Scope): RunEnding | undefined {
-    const { runtime } = sandbox;
+    const { runtime, context: ctx } = sandbox;
     while (runtime.hasPendingJob() && !state.trip && !state.oom && !state.aborted) {
       state.ranJobs = true;
-      const jobs = runtime.executePendingJobs();
+      const jobs = this.heap.executePendingJobs(runtime, ctx);
       if (jobs.error) scope.manage(jobs.error);
     }
     if (state.trip || state.oom || state.aborted) return this.stopped(sandbox, state);
