@@ -1,8 +1,9 @@
 /**
  * Finds the apps under `warden serve <path>`: a file is one app at `/`; a directory
  * serves each `*.js`, `*.mjs`, `*.ts` file, and each folder with an `index.*` file,
- * as an app named after it at `/<name>/`. Names are fixed at start; a request is
- * routed by a lookup in this table, never by a file-system path built from the URL.
+ * as an app named after it at `/<name>/`. A request is routed by a lookup in the table of
+ * apps loaded (found at start, and under `--watch` as they come and go), never by a
+ * file-system path built from the URL.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
@@ -50,6 +51,34 @@ export function discoverApps(path: string, cwd: string, source = "the argument <
   }
   if (stats.isFile()) return [{ name: "", file: root, source: readFileSync(root, "utf8") }];
   const apps: AppSource[] = [];
+  for (const [name, files] of listApps(root)) {
+    if (files.length > 1) {
+      throw new ConfigError({
+        source,
+        value: path,
+        reason: `two apps are named ${JSON.stringify(name)}`,
+        expected: "one file or folder per app name",
+      });
+    }
+    apps.push({ name, file: files[0]!, source: readFileSync(files[0]!, "utf8") });
+  }
+  if (apps.length === 0) {
+    throw new ConfigError({
+      source,
+      value: path,
+      reason: "it holds no apps",
+      expected: "a directory with *.js, *.mjs or *.ts files, or folders with an index.* file",
+    });
+  }
+  return apps;
+}
+
+/**
+ * The apps of the directory `root` as it is now, by name, in name order: each name's module
+ * files (more than one when two entries claim the name, such as `a.js` and `a/`). Reads no module.
+ */
+export function listApps(root: string): Map<string, string[]> {
+  const apps = new Map<string, string[]>();
   for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const full = join(root, entry.name);
     let file: string | undefined;
@@ -62,23 +91,18 @@ export function discoverApps(path: string, cwd: string, source = "the argument <
       name = entry.name;
     } else continue;
     if (!file || !NAME.test(name)) continue;
-    if (apps.some((app) => app.name === name)) {
-      throw new ConfigError({
-        source,
-        value: path,
-        reason: `two apps are named ${JSON.stringify(name)}`,
-        expected: "one file or folder per app name",
-      });
-    }
-    apps.push({ name, file, source: readFileSync(file, "utf8") });
-  }
-  if (apps.length === 0) {
-    throw new ConfigError({
-      source,
-      value: path,
-      reason: "it holds no apps",
-      expected: "a directory with *.js, *.mjs or *.ts files, or folders with an index.* file",
-    });
+    apps.set(name, [...(apps.get(name) ?? []), file]);
   }
   return apps;
+}
+
+/**
+ * The app names an entry of the apps' directory may stand for (it may be gone already): the
+ * entry's name (a folder app), and without its extension when it has an app's (a file app).
+ */
+export function namesOfEntry(entry: string): string[] {
+  const names = [entry];
+  const ext = extname(entry);
+  if (EXTENSIONS.includes(ext) && !entry.endsWith(".d.ts")) names.push(basename(entry, ext));
+  return names.filter((name) => NAME.test(name));
 }

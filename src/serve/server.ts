@@ -45,7 +45,7 @@ import {
   type BulkheadPermit,
 } from "../bulkhead/index.js";
 import { ConfigError, StoreUnavailableError } from "../errors/index.js";
-import { discoverApps, indexOf } from "./apps.js";
+import { discoverApps, listApps } from "./apps.js";
 import { watchApps, type AppWatcher } from "./watch.js";
 import { AppNotFoundError, ShuttingDownError } from "./errors.js";
 import { createMetrics, METRIC_USERS, type ServeMetrics } from "./metrics.js";
@@ -92,7 +92,7 @@ export interface ServeHandle {
   readonly settings: ServeSettings;
   /** The effective default limits of every request (before per-app overrides). */
   readonly limits: ResolvedLimits;
-  /** The apps served, by name (`""` for a single-file app at `/`). */
+  /** The apps served now, by name (`""` for a single-file app at `/`); under `--watch` apps come and go. */
   readonly apps: readonly string[];
   /** The server's logger. */
   readonly logger: Logger;
@@ -416,21 +416,26 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         "budget warning",
       ),
     );
-    for (const app of sources) {
-      const own = appSettings.get(app.name);
+    /** Notes an app's load options and call limits (at start, and for an app added under --watch). */
+    const prepare = (name: string, file: string): LoadOptions => {
+      const own = appSettings.get(name);
       const appLimits = overrideLimits(limits, own?.limits);
       // A request's CPU budget is small (50ms by default) and loading an instance (an isolate or a
       // worker, the platform layer, the module) may cost more under load: instances load under at
       // least LOAD_CPU_MS, and every request gets its own budget as a call override.
       const cpu = appLimits.values.cpuTimeMs;
-      callLimits.set(app.name, { cpuTimeMs: cpu });
+      callLimits.set(name, { cpuTimeMs: cpu });
       const options: LoadOptions = {
-        filename: app.file,
+        filename: file,
         limits: { ...own?.limits, cpuTimeMs: cpu > 0 ? Math.max(cpu, LOAD_CPU_MS) : cpu },
         instances: own?.instances ?? settings.instances,
         env: own?.env ?? {},
       };
-      loadOptions.set(app.name, options);
+      loadOptions.set(name, options);
+      return options;
+    };
+    for (const app of sources) {
+      const options = prepare(app.name, app.file);
       const loaded = await runtime.load(app.source, options);
       apps.set(app.name, { app: loaded, source: app.source, file: app.file, running: 0, retired: false });
       logger.info({ app: app.name, file: app.file, instances: loaded.maxInstances }, "app loaded");
@@ -500,33 +505,69 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
 
     // --watch: a changed app is loaded again beside the serving version; once it loaded, new
     // requests go to it and the old version closes when its last running request finished. A
-    // version that fails to load (or to be read) leaves the old one serving.
+    // version that fails to load (or to be read) leaves the old one serving. In a directory, an
+    // app that appears is loaded and served (unless it fails to load), and one that goes is no
+    // longer routed to, its version closed like a replaced one.
     const root = resolvePath(cwd, path);
     const reloadOnce = async (name: string): Promise<void> => {
-      const current = apps.get(name)!;
-      const folder = name !== "" && dirname(current.file) !== root ? dirname(current.file) : undefined;
-      let file = current.file;
-      let source: string;
-      try {
-        if (folder !== undefined) file = indexOf(folder) ?? current.file;
-        source = readFileSync(file, "utf8");
-      } catch (error) {
-        m.reloads.inc({ app: name, result: "failed" });
-        logger.error({ app: name, file, errorMessage: (error as Error).message }, "app reload failed");
+      if (draining) return;
+      const current = apps.get(name);
+      // In a directory, the app's module file on disk now: an app may have come or gone.
+      let file = current?.file;
+      if (!single) {
+        let found: string[] | undefined;
+        try {
+          found = listApps(root).get(name);
+        } catch (error) {
+          logger.error({ dir: root, errorMessage: (error as Error).message }, "watch failed");
+          return;
+        }
+        if (found !== undefined && found.length > 1) {
+          // Two entries claim the name: nothing changes until one of them goes.
+          const error = `two apps are named ${JSON.stringify(name)}: ${found.join(", ")}`;
+          if (current) m.reloads.inc({ app: name, result: "failed" });
+          logger.error(
+            { app: name, file: found[0], error: null, errorMessage: error },
+            current ? "app reload failed" : "app load failed",
+          );
+          return;
+        }
+        file = found?.[0];
+      }
+      if (file === undefined) {
+        if (current === undefined) return;
+        // Removed: new requests get a 404; the running ones finish, then its instances close.
+        apps.delete(name);
+        memoryLatest.delete(name);
+        current.retired = true;
+        if (current.running === 0) closeRetired(name, current);
+        logger.info({ app: name, file: current.file, drainingRequests: current.running }, "app removed");
         return;
       }
-      // A file app whose text did not change (a touch, a save of the same text) is not reloaded.
-      if (folder === undefined && source === current.source) return;
-      let loaded: LoadedApp;
-      try {
-        loaded = await runtime!.load(source, { ...loadOptions.get(name)!, filename: file });
-      } catch (error) {
-        m.reloads.inc({ app: name, result: "failed" });
+      const failed = (error: unknown): void => {
+        if (current) m.reloads.inc({ app: name, result: "failed" });
         const typed = isWardenError(error) ? error : undefined;
         logger.error(
           { app: name, file, error: typed?.code ?? null, errorMessage: (error as Error).message ?? String(error) },
-          "app reload failed",
+          current ? "app reload failed" : "app load failed",
         );
+      };
+      const folder = name !== "" && dirname(file) !== root;
+      let source: string;
+      try {
+        source = readFileSync(file, "utf8");
+      } catch (error) {
+        failed(error);
+        return;
+      }
+      // A file app whose text did not change (a touch, a save of the same text) is not reloaded.
+      if (current && !folder && file === current.file && source === current.source) return;
+      let loaded: LoadedApp;
+      try {
+        const options = current ? { ...loadOptions.get(name)!, filename: file } : prepare(name, file);
+        loaded = await runtime!.load(source, options);
+      } catch (error) {
+        failed(error);
         return;
       }
       if (draining) {
@@ -535,6 +576,10 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       }
       apps.set(name, { app: loaded, source, file, running: 0, retired: false });
       appByFile.set(file, name);
+      if (!current) {
+        logger.info({ app: name, file, instances: loaded.maxInstances }, "app added");
+        return;
+      }
       current.retired = true;
       if (current.running === 0) closeRetired(name, current);
       m.reloads.inc({ app: name, result: "ok" });
@@ -670,7 +715,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
 
       const handle = async (): Promise<number> => {
         if (draining) throw new ShuttingDownError();
-        // Routing: a lookup in the table of apps found at start, never a file-system path.
+        // Routing: a lookup in the table of apps loaded, never a file-system path.
         let inner: string;
         if (single) {
           appName = "";
@@ -700,9 +745,14 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           throw error;
         }
         flight.phase = "running";
-        running++;
         // The request runs on the version current now; a reload meanwhile lets it finish there.
-        const version = apps.get(appName)!;
+        const version = apps.get(appName);
+        if (version === undefined) {
+          // Removed (--watch) while the request waited.
+          permit.release();
+          throw new AppNotFoundError(pathname);
+        }
+        running++;
         const app = version.app;
         version.running++;
         try {
@@ -824,7 +874,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     await listen(server, settings.port, settings.host);
     await listen(admin, settings.adminPort, settings.adminHost);
     if (settings.watch) {
-      watcher = watchApps(sources, root, reload, (dir, error) =>
+      watcher = watchApps(root, reload, (dir, error) =>
         logger.error({ dir, errorMessage: error.message }, "watch failed"),
       );
     }
@@ -874,7 +924,9 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     adminUrl,
     settings,
     limits,
-    apps: [...apps.keys()],
+    get apps() {
+      return [...apps.keys()];
+    },
     logger,
     close,
   };
