@@ -64,6 +64,8 @@ class SandboxProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
   readonly pending = new Map<number, PendingRun>();
+  /** Warm instances loaded in this process and not closed. */
+  instances = 0;
   retired = false;
   exited = false;
   /** True once the process was told to end: from then on it keeps the host alive until it has. */
@@ -274,11 +276,21 @@ export class V8Engine implements Engine {
     if (!this.closed) this.spawn();
   }
 
-  private pick(): SandboxProcess {
+  /**
+   * The live process with the least work: runs in flight, plus warm instances hosted when `load`
+   * (an instance's calls go to its process for its whole life, so instances are spread evenly:
+   * loaded one after another, they would otherwise all land in the first idle process).
+   */
+  private pick(load = false): SandboxProcess {
     let best: SandboxProcess | undefined;
+    let bestWork = Infinity;
     for (const candidate of this.processes) {
       if (candidate.retired || candidate.exited) continue;
-      if (!best || candidate.pending.size < best.pending.size) best = candidate;
+      const work = candidate.pending.size + (load ? candidate.instances : 0);
+      if (work < bestWork) {
+        best = candidate;
+        bestWork = work;
+      }
     }
     return best ?? this.spawn();
   }
@@ -373,7 +385,7 @@ export class V8Engine implements Engine {
    */
   async load(request: EngineLoadRequest): Promise<EngineLoadOutcome> {
     if (this.closed) throw new EngineError("the v8 engine is closed");
-    const sandbox = this.pick();
+    const sandbox = this.pick(true);
     const { source, filename, limits } = request;
     let instanceId = 0;
     const outcome = await this.submitTo(sandbox, request, (id) => {
@@ -381,6 +393,7 @@ export class V8Engine implements Engine {
       return { type: "load", id, source, filename, limits };
     });
     if (!outcome.ok) return outcome;
+    sandbox.instances++;
     return { ok: true, instance: new V8Instance(this, sandbox, instanceId), usage: outcome.usage };
   }
 
@@ -434,6 +447,7 @@ class V8Instance implements EngineInstance {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sandbox.instances--;
     this.sandbox.tell({ type: "unload", instance: this.id });
   }
 }
