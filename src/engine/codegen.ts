@@ -52,12 +52,15 @@ export class GuestCode {
    * prelude throws as the guest realm's own `SyntaxError`.
    */
   compile(mode: string, a: string, b: string): string {
-    const key = `${mode}\0${a}\0${b}`;
+    // Generated code is counted as the run's own program is (uncounted only when neither the
+    // instruction budget nor the depth limit is on).
+    const counted = this.program()?.counted ?? true;
+    const key = `${counted ? 1 : 0}${mode}\0${a}\0${b}`;
     try {
       let output = made.get(key);
       if (!output) {
-        if (mode === "eval") output = instrumentEval(a);
-        else if (KINDS.has(mode)) output = instrumentFunction(mode as DynamicFunctionKind, a, b);
+        if (mode === "eval") output = instrumentEval(a, undefined, counted);
+        else if (KINDS.has(mode)) output = instrumentFunction(mode as DynamicFunctionKind, a, b, counted);
         else return `0unknown code generation mode ${mode}`;
       }
       remember(key, output);

@@ -41,6 +41,16 @@ export interface EngineOptions {
 }
 
 /**
+ * Whether a fresh run's code must count calls and loops: only the instruction
+ * budget and the depth limit need it (the clocks, memory and the rest are
+ * enforced outside the guest's code). Warm instances are always counted: a
+ * call may turn on what the load left off.
+ */
+export function countsCalls(limits: Pick<LimitValues, "maxInstructions" | "maxRecursionDepth">): boolean {
+  return limits.maxInstructions > 0 || limits.maxRecursionDepth > 0;
+}
+
+/**
  * The pool size an engine uses: the option when given (a positive integer,
  * else a RangeError naming the value), else the engine's default. V8 defaults
  * to at most 2 sandbox processes (each runs isolates on threads of its own, and

@@ -19,7 +19,12 @@ const PREFIXES: Record<DynamicFunctionKind, string> = {
  * body must each stand on their own: text that closes the parameter list or
  * the body early (`Function("){", "}")`) is a SyntaxError, as in the engine.
  */
-export function instrumentFunction(kind: DynamicFunctionKind, params: string, body: string): InstrumentedEval {
+export function instrumentFunction(
+  kind: DynamicFunctionKind,
+  params: string,
+  body: string,
+  counted = true,
+): InstrumentedEval {
   const head = `${PREFIXES[kind]} anonymous(`;
   const source = `${head}${params}\n) {\n${body}\n}`;
   const wrapped = `(${source})`;
@@ -38,5 +43,5 @@ export function instrumentFunction(kind: DynamicFunctionKind, params: string, bo
   ) {
     throw new GuestSyntaxError("Arg string terminates parameters early", 1, 0);
   }
-  return instrumentEval(wrapped, program);
+  return instrumentEval(wrapped, program, counted);
 }

@@ -183,9 +183,11 @@ class Edits {
  * loop iteration spends one unit of fuel, every call is counted against the
  * depth limit, guest `catch`/`finally` blocks cannot swallow or outlive a limit
  * error, and code generation from strings goes through the sandbox (so the
- * code it makes is instrumented too).
+ * code it makes is instrumented too). With `counted` false (neither the
+ * instruction budget nor the depth limit is on) calls, loops and suspensions
+ * are not counted at all: only the guards the other limits need remain.
  */
-function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = false): void {
+function instrumentTree(source: string, ast: AnyNode, edits: Edits, script: boolean, counted: boolean): void {
   const { s } = edits;
   let shadows: { start: number; end: number }[] | undefined;
   const isGlobalEval = (node: AnyNode) => {
@@ -200,7 +202,7 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
    * against the depth limit at entry, then given back at once, as a suspended frame's is.
    */
   const flatFrames = new Set<AnyNode>();
-  if (/\byield\b/.test(source)) {
+  if (counted && /\byield\b/.test(source)) {
     ancestor(
       ast as never,
       {
@@ -290,12 +292,13 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
       }
     },
     AwaitExpression(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
-      if (!isSuspendable(nearestFunction(ancestors))) return; // top-level await in a module
+      if (!counted || !isSuspendable(nearestFunction(ancestors))) return; // top-level await in a module
       const argument = node["argument"] as AnyNode;
       s.appendLeft(argument.start, `(${TEMP}=`);
       s.appendLeft(argument.end, `,${SUSPEND},${TEMP})`);
     },
     YieldExpression(node: AnyNode) {
+      if (!counted) return;
       const argument = node["argument"] as AnyNode | null;
       if (argument) {
         s.appendLeft(argument.start, `(${TEMP}=`);
@@ -308,7 +311,7 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
       s.appendLeft(node.end, ` (${SUSPEND},void 0)${ended ? ";" : ""}`);
     },
     ForOfStatement(node: AnyNode, _state: unknown, ancestors: AnyNode[]) {
-      if (!node["await"] || !isSuspendable(nearestFunction(ancestors))) return;
+      if (!counted || !node["await"] || !isSuspendable(nearestFunction(ancestors))) return;
       // `for await` suspends at every step: the frame gives its depth back before the loop.
       let statement = node;
       for (let i = ancestors.length - 2; i >= 0 && ancestors[i]!.type === "LabeledStatement"; i--) {
@@ -321,7 +324,7 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
       const body = node["body"] as AnyNode;
       const param = node["param"] as AnyNode | null;
       const frame = nearestFunction(ancestors);
-      const resume = isSuspendable(frame) && !flatFrames.has(frame!) ? RESUME : "";
+      const resume = counted && isSuspendable(frame) && !flatFrames.has(frame!) ? RESUME : "";
       if (!param) {
         s.appendLeft(body.start, `(${CATCH_PARAM})`);
         s.appendLeft(body.start + 1, `${resume}${CATCH}(${CATCH_PARAM});`);
@@ -348,11 +351,12 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
       const finalizer = node["finalizer"] as AnyNode | null;
       if (!finalizer) return;
       const frame = nearestFunction(ancestors);
-      const resume = isSuspendable(frame) && !flatFrames.has(frame!) ? RESUME : "";
+      const resume = counted && isSuspendable(frame) && !flatFrames.has(frame!) ? RESUME : "";
       s.appendLeft(finalizer.start + 1, `${resume}${FINALLY}();`);
     },
   };
   ancestor(ast as never, guestVisitors as never);
+  if (!counted) return;
 
   // Loops and functions in a second pass so their insertions wrap the ones above.
   ancestor(
@@ -426,13 +430,14 @@ function instrumentTree(source: string, ast: AnyNode, edits: Edits, script = fal
 /**
  * Instruments a guest program (see {@link instrumentTree}). Scripts and
  * modules start by reading their per-run configuration; a script's last
- * expression statement hands its value straight to the prelude.
+ * expression statement hands its value straight to the prelude. `counted`:
+ * see {@link instrumentTree}.
  */
-export function instrument(source: string, filename: string): Instrumented {
+export function instrument(source: string, filename: string, counted = true): Instrumented {
   const { ast, kind } = parseProgram(source);
   const edits = new Edits(source);
   const { s } = edits;
-  instrumentTree(source, ast, edits, kind === "script");
+  instrumentTree(source, ast, edits, kind === "script", counted);
 
   const programBody = ast["body"] as AnyNode[];
   let bootAt = 0;
@@ -467,11 +472,11 @@ export interface InstrumentedEval {
  * Instruments code handed to `eval` (direct or indirect). Nothing is added
  * at its top level, so its completion value (what `eval` returns) and its
  * declarations are the guest's own. `ast` is the source's tree when the
- * caller has parsed it already.
+ * caller has parsed it already; `counted` as for {@link instrument}.
  */
-export function instrumentEval(source: string, ast: AnyNode = parseEvalCode(source)): InstrumentedEval {
+export function instrumentEval(source: string, ast: AnyNode = parseEvalCode(source), counted = true): InstrumentedEval {
   const edits = new Edits(source);
-  instrumentTree(source, ast, edits);
+  instrumentTree(source, ast, edits, false, counted);
   const code = edits.s.toString();
   const map = edits.s.generateMap({ hires: true, includeContent: false });
   return { code, reverse: new ReverseMap(source, code, map, edits.replaced) };

@@ -16,8 +16,14 @@ export interface PreparedSource {
   readonly code: string;
   /** True when the script's completion value is already the prelude's finish promise (see `instrument`). */
   readonly finishesItself: boolean;
-  /** Stable key of (filename, source), for compile caches. */
+  /** Stable key of (filename, source, counted), for compile caches. */
   readonly key: string;
+  /**
+   * False when prepared for a run with neither the instruction budget nor the
+   * depth limit: calls and loops are not counted (code the guest generates
+   * from strings is prepared the same way).
+   */
+  readonly counted: boolean;
   /** Maps a 1-based line and column of `code` to the user's original file. */
   originalPosition(line: number, column: number): { line: number; column: number } | undefined;
   /** Rewrites `filename:line:column` positions in a guest stack to the user's original file. */
@@ -44,6 +50,7 @@ class Prepared implements PreparedSource {
     readonly code: string,
     readonly finishesItself: boolean,
     readonly key: string,
+    readonly counted: boolean,
     private readonly maps: () => TraceMap,
     private readonly reverse: ReverseMap,
   ) {}
@@ -81,11 +88,19 @@ const cache = new Map<string, PreparedSource>();
 /**
  * Prepares guest source: strips TypeScript types (for `.ts` files), parses,
  * and instruments it, with a composed source map back to the user's file.
- * Results are cached by file name and content. A source that does not parse
- * throws a {@link ScriptError} with the position in the user's file.
+ * Results are cached by file name, content and `counted`. A source that does
+ * not parse throws a {@link ScriptError} with the position in the user's file.
+ * `counted` false leaves out the counting of calls and loops, for a run with
+ * neither the instruction budget nor the depth limit (see `countsCalls`).
  */
-export function prepareSource(source: string, filename: string): PreparedSource {
-  const key = createHash("sha256").update(filename).update("\0").update(source).digest("base64url");
+export function prepareSource(source: string, filename: string, counted = true): PreparedSource {
+  const key = createHash("sha256")
+    .update(counted ? "counted" : "uncounted")
+    .update("\0")
+    .update(filename)
+    .update("\0")
+    .update(source)
+    .digest("base64url");
   const hit = cache.get(key);
   if (hit) {
     // Refresh recency: a Map iterates in insertion order, so re-insert.
@@ -94,12 +109,21 @@ export function prepareSource(source: string, filename: string): PreparedSource 
     return hit;
   }
   const stripped = isTypeScript(filename) ? guard(filename, () => stripTypes(source, filename)) : undefined;
-  const output = guard(filename, () => instrument(stripped?.code ?? source, filename), stripped?.map);
+  const output = guard(filename, () => instrument(stripped?.code ?? source, filename, counted), stripped?.map);
   const maps = () =>
     new TraceMap(
       (stripped ? remapping([output.map.toString(), stripped.map], () => null) : output.map.toString()) as never,
     );
-  const prepared = new Prepared(filename, output.kind, output.code, output.finishesItself, key, maps, output.reverse);
+  const prepared = new Prepared(
+    filename,
+    output.kind,
+    output.code,
+    output.finishesItself,
+    key,
+    counted,
+    maps,
+    output.reverse,
+  );
   cache.set(key, prepared);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   return prepared;

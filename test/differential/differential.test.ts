@@ -13,8 +13,11 @@ import { startRawRunner, type RawRunner } from "./raw.js";
 import type { RawOutcome } from "./raw-protocol.js";
 
 /** Limits out of the way: the corpus is trusted here, only the results matter. */
+// An instruction budget that never runs out: the code is instrumented as under the default limits
+// (counted), which is what this corpus proves; snippets.test.ts and generated.test.ts cover the
+// uncounted preparation (no instruction budget, no depth limit) too.
 const LIMITS = {
-  maxInstructions: -1,
+  maxInstructions: Number.MAX_SAFE_INTEGER,
   maxRecursionDepth: -1,
   memoryBytes: -1,
   cpuTimeMs: -1,

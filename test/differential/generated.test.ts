@@ -45,38 +45,48 @@ function fromWarden(result: RunResult): string {
   return error.guestName ? `${error.guestName}: ${error.guestMessage}` : `${error.name}: ${error.message}`;
 }
 
-for (const engine of TEST_ENGINES) {
-  describe(`differential random programs: raw vs Warden [${engine}]`, () => {
-    let runtime: Runtime;
-    let raw: RawRunner;
-    before(async () => {
-      raw = startRawRunner(engine);
-      runtime = await testRuntime(engine, {
-        limits: { maxInstructions: -1, maxRecursionDepth: -1, timeoutMs: 10_000, allowCodeGeneration: true },
-      });
-    });
-    after(async () => {
-      await runtime?.close();
-      await raw?.close();
-    });
+// Both preparations of a run's code (see snippets.test.ts): counted, with a budget that never runs
+// out, and uncounted (no instruction budget, no depth limit).
+const MODES = [
+  { mode: "counted", maxInstructions: Number.MAX_SAFE_INTEGER },
+  { mode: "uncounted", maxInstructions: -1 },
+] as const;
 
-    test(
-      `${RUNS} programs without and with semicolons give the same result (seed ${SEED})`,
-      { timeout: 300_000 },
-      async () => {
-        let parsed = 0;
-        await fc.assert(
-          fc.asyncProperty(program({ directiveByLineBreak: engine === "v8" }), async (source) => {
-            const expected = fromRaw(await raw.run(source, { kind: "script", filename: "fuzz.js", inputJson: "null" }));
-            const actual = fromWarden(await runtime.run(source, { filename: "fuzz.js" }));
-            if (expected !== "SyntaxError") parsed++;
-            assert.equal(normalise(actual), normalise(expected));
-          }),
-          { seed: SEED, numRuns: RUNS, endOnFailure: false },
-        );
-        // Most programs must parse, or the property says little.
-        assert.ok(parsed > RUNS / 2, `only ${parsed} of ${RUNS} programs parsed`);
-      },
-    );
-  });
-}
+for (const engine of TEST_ENGINES)
+  for (const { mode, maxInstructions } of MODES) {
+    describe(`differential random programs: raw vs Warden [${engine}, ${mode}]`, () => {
+      let runtime: Runtime;
+      let raw: RawRunner;
+      before(async () => {
+        raw = startRawRunner(engine);
+        runtime = await testRuntime(engine, {
+          limits: { maxInstructions, maxRecursionDepth: -1, timeoutMs: 10_000, allowCodeGeneration: true },
+        });
+      });
+      after(async () => {
+        await runtime?.close();
+        await raw?.close();
+      });
+
+      test(
+        `${RUNS} programs without and with semicolons give the same result (seed ${SEED})`,
+        { timeout: 300_000 },
+        async () => {
+          let parsed = 0;
+          await fc.assert(
+            fc.asyncProperty(program({ directiveByLineBreak: engine === "v8" }), async (source) => {
+              const expected = fromRaw(
+                await raw.run(source, { kind: "script", filename: "fuzz.js", inputJson: "null" }),
+              );
+              const actual = fromWarden(await runtime.run(source, { filename: "fuzz.js" }));
+              if (expected !== "SyntaxError") parsed++;
+              assert.equal(normalise(actual), normalise(expected));
+            }),
+            { seed: SEED, numRuns: RUNS, endOnFailure: false },
+          );
+          // Most programs must parse, or the property says little.
+          assert.ok(parsed > RUNS / 2, `only ${parsed} of ${RUNS} programs parsed`);
+        },
+      );
+    });
+  }

@@ -324,36 +324,47 @@ function fromWarden(result: RunResult): Observed {
   return error.guestName ? threw(error.guestName, error.guestMessage ?? "") : threw(error.name, error.message);
 }
 
-for (const engine of TEST_ENGINES) {
-  describe(`differential snippets: raw vs Warden [${engine}]`, () => {
-    let runtime: Runtime;
-    let raw: RawRunner;
-    before(async () => {
-      raw = startRawRunner(engine);
-      runtime = await testRuntime(engine, {
-        limits: {
-          maxInstructions: -1,
-          maxRecursionDepth: -1,
-          memoryBytes: -1,
-          timeoutMs: 20_000,
-          allowCodeGeneration: true,
-        },
-      });
-    });
-    after(async () => {
-      await runtime?.close();
-      await raw?.close();
-    });
+/**
+ * Both preparations of a run's code: counted (calls and loops counted, as under the default limits;
+ * here with a budget that never runs out) and uncounted (no instruction budget and no depth limit:
+ * only the guards the other limits need).
+ */
+const MODES = [
+  { mode: "counted", maxInstructions: Number.MAX_SAFE_INTEGER },
+  { mode: "uncounted", maxInstructions: -1 },
+] as const;
 
-    for (const snippet of SNIPPETS) {
-      const todo = snippet.known?.engines.includes(engine) ? snippet.known.cause : undefined;
-      test(snippet.name, { timeout: 60_000, ...(todo ? { todo } : {}) }, async () => {
-        const filename = snippet.filename ?? "snippet.js";
-        const kind = filename.endsWith(".mjs") ? "module" : "script";
-        const expected = fromRaw(await raw.run(snippet.source, { kind, filename, inputJson: "null" }));
-        const actual = fromWarden(await runtime.run(snippet.source, { filename }));
-        assert.deepEqual(actual, expected, `${snippet.name} [${engine}]: ${snippet.source}`);
+for (const engine of TEST_ENGINES)
+  for (const { mode, maxInstructions } of MODES) {
+    describe(`differential snippets: raw vs Warden [${engine}, ${mode}]`, () => {
+      let runtime: Runtime;
+      let raw: RawRunner;
+      before(async () => {
+        raw = startRawRunner(engine);
+        runtime = await testRuntime(engine, {
+          limits: {
+            maxInstructions,
+            maxRecursionDepth: -1,
+            memoryBytes: -1,
+            timeoutMs: 20_000,
+            allowCodeGeneration: true,
+          },
+        });
       });
-    }
-  });
-}
+      after(async () => {
+        await runtime?.close();
+        await raw?.close();
+      });
+
+      for (const snippet of SNIPPETS) {
+        const todo = snippet.known?.engines.includes(engine) ? snippet.known.cause : undefined;
+        test(snippet.name, { timeout: 60_000, ...(todo ? { todo } : {}) }, async () => {
+          const filename = snippet.filename ?? "snippet.js";
+          const kind = filename.endsWith(".mjs") ? "module" : "script";
+          const expected = fromRaw(await raw.run(snippet.source, { kind, filename, inputJson: "null" }));
+          const actual = fromWarden(await runtime.run(snippet.source, { filename }));
+          assert.deepEqual(actual, expected, `${snippet.name} [${engine}]: ${snippet.source}`);
+        });
+      }
+    });
+  }

@@ -8,7 +8,7 @@
 import { EngineError, LimitExceededError, ScriptError, AbortedError, type WardenError } from "../../errors/index.js";
 import type { LimitValues } from "../../limits/index.js";
 import { prepareSource, type PreparedSource } from "../../transform/index.js";
-import type { Usage } from "../contract.js";
+import { countsCalls, type Usage } from "../contract.js";
 import {
   classifyGuestError,
   explainFailure,
@@ -83,7 +83,9 @@ export function runMessage(
       plan = planRun(message.id, prepared, message.limits, undefined);
       work = { type: "call", kind: message.kind, inputJson: message.inputJson };
     } else {
-      const prepared = prepareSource(message.source, message.filename);
+      // A fresh run counts calls and loops only if its limits need it; a load always does.
+      const counted = message.type === "load" || countsCalls(message.limits);
+      const prepared = prepareSource(message.source, message.filename, counted);
       if (message.type === "load" && prepared.kind !== "module") throw notAModule(prepared.filename);
       plan = planRun(message.id, prepared, message.limits, message.type === "run" ? message.inputJson : undefined);
       work = { type: message.type };

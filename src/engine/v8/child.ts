@@ -9,7 +9,7 @@
 import { prepareSource } from "../../transform/index.js";
 import { abandonedIsolateCount } from "../abandoned.js";
 import { AbortedError, EngineError, LimitExceededError, type LimitKind } from "../../errors/index.js";
-import { emptyUsage, type EngineRunOutcome, type RunReporter } from "../contract.js";
+import { countsCalls, emptyUsage, type EngineRunOutcome, type RunReporter } from "../contract.js";
 import {
   failedOutcome,
   outcomeToWire,
@@ -77,7 +77,8 @@ function run(message: RunMessage): Promise<void> {
   return answer(message.id, (reporter, signal) =>
     engine.run({
       ...reporter,
-      prepared: prepareSource(message.source, message.filename),
+      // Calls and loops are counted only if the run's limits need it (a load always counts them).
+      prepared: prepareSource(message.source, message.filename, countsCalls(message.limits)),
       source: message.source,
       filename: message.filename,
       limits: message.limits,
