@@ -14,6 +14,14 @@ import {
   type Usage,
 } from "../engine/index.js";
 import { encodeInput, parseOutcome, readBodyCapped, type RunResult } from "./values.js";
+import {
+  answerHeaderList,
+  requestMethod,
+  responseStatus,
+  responseStatusText,
+  type FetchRequestData,
+  type FetchResponseData,
+} from "./fetch-data.js";
 
 /** How a loaded app's calls share instances. */
 export type Isolation = "instance" | "call";
@@ -333,32 +341,62 @@ export class LoadedApp {
   async fetch(request: Request, options: CallOptions = {}): Promise<Response> {
     if (this.closedFlag) throw new DisposedError("this app");
     const limits = this.callLimits(options);
+    const body = request.body ? await readBodyCapped(request, limits.maxValueBytes) : null;
+    const answer = await this.fetchWith(
+      { method: request.method, url: request.url, headers: [...request.headers], body },
+      limits,
+      options,
+    );
+    return new Response(NULL_BODY_STATUSES.has(answer.status) ? null : answer.body, {
+      status: answer.status,
+      statusText: answer.statusText,
+      headers: answer.headers,
+    });
+  }
+
+  /**
+   * @internal {@link fetch} on plain data, for a host that has the request's parts at hand and
+   * wants the response's (`warden serve`): no `Request`, `Response`, `Headers` or body stream is
+   * made. Same checks as {@link fetch}: the body cap both ways, framing headers dropped, and what
+   * the Fetch API's classes would refuse (a header, a status, a method) refused alike. The
+   * request's headers must be a header list (see {@link rawHeaderList}).
+   */
+  async fetchData(request: FetchRequestData, options: CallOptions = {}): Promise<FetchResponseData> {
+    if (this.closedFlag) throw new DisposedError("this app");
+    return this.fetchWith(request, this.callLimits(options), options);
+  }
+
+  private async fetchWith(
+    request: FetchRequestData,
+    limits: LimitValues,
+    options: CallOptions,
+  ): Promise<FetchResponseData> {
     const { maxValueBytes } = limits;
-    const body = request.body ? await readBodyCapped(request, maxValueBytes) : null;
+    const { body } = request;
+    const method = requestMethod(request.method, body !== null);
+    if (body !== null && maxValueBytes > 0 && body.length > maxValueBytes) {
+      throw new LimitExceededError({ kind: "value_size", limit: maxValueBytes, observed: body.length });
+    }
     const description: FetchDescription = {
-      method: request.method,
+      method,
       url: request.url,
-      headers: [...request.headers],
-      body: body === null ? null : body.toString("base64"),
+      headers: request.headers,
+      body: body === null ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("base64"),
       env: this.env,
     };
     const result = parseOutcome(await this.invoke("fetch", JSON.stringify(description), limits, options));
     if (!result.ok) throw result.error;
     const answer = result.value as FetchAnswer;
-    // Framing is the host's business (as in Workers): the guest's framing headers are dropped.
-    const headers = new Headers();
-    for (const [name, value] of answer.headers) {
-      if (!FRAMING_HEADERS.has(name.toLowerCase())) headers.append(name, value);
-    }
+    // As `new Response()` would take them; framing is the host's business (as in Workers): the
+    // guest's framing headers are dropped.
+    const headers = answerHeaderList(answer.headers, FRAMING_HEADERS);
     const bytes = Buffer.from(answer.body, "base64");
     if (maxValueBytes > 0 && bytes.length > maxValueBytes) {
       throw new LimitExceededError({ kind: "value_size", limit: maxValueBytes, observed: bytes.length });
     }
-    return new Response(NULL_BODY_STATUSES.has(answer.status) ? null : bytes, {
-      status: answer.status,
-      statusText: answer.statusText,
-      headers,
-    });
+    const status = responseStatus(answer.status);
+    const statusText = responseStatusText(answer.statusText);
+    return { status, statusText, headers, body: NULL_BODY_STATUSES.has(status) ? new Uint8Array(0) : bytes };
   }
 
   private callLimits(options: CallOptions): LimitValues {

@@ -37,6 +37,7 @@ import { createEngine, type Usage } from "../engine/index.js";
 import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { Runtime, type CallOptions, type LoadedApp, type LoadOptions } from "../runtime/index.js";
+import { rawHeaderList, type FetchRequestData, type FetchResponseData } from "../runtime/fetch-data.js";
 import { createDatastore, redactDatastoreUrl, type Datastore } from "../datastore/index.js";
 import {
   createBulkhead,
@@ -760,22 +761,17 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
             typeof req.headers.host === "string" && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host)
               ? req.headers.host
               : "localhost";
-          const headers = new Headers();
-          for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-            try {
-              headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-            } catch {
-              // a header the Fetch API refuses stays out
-            }
-          }
-          // Joined as text, not resolved: `//other.host/x` stays a path of this host.
-          const request = new Request(new URL(`http://${host}${inner}`), {
+          // Joined as text, not resolved: `//other.host/x` stays a path of this host. The request
+          // goes in as data (no Request built only to be taken apart again); headers the Fetch
+          // API refuses stay out.
+          const request: FetchRequestData = {
             method: req.method ?? "GET",
-            headers,
-            ...(body !== null ? { body, duplex: "half" } : {}),
-          } as RequestInit);
+            url: new URL(`http://${host}${inner}`).href,
+            headers: rawHeaderList(req.rawHeaders),
+            body,
+          };
           const recycledBefore = app.stats().recycled;
-          let response: Response;
+          let response: FetchResponseData;
           try {
             // `onUsage` is the call's usage report, for the log line, the CPU histogram and the
             // sandbox memory (the dashboard, warden_sandbox_memory_bytes).
@@ -785,16 +781,18 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
               onConsole: (level, text) => logger.info({ app: appName, requestId, console: level, text }, "console"),
               onUsage: (reported) => (usage = reported),
             };
-            response = await app.fetch(request, callOptions);
+            response = await app.fetchData(request, callOptions);
           } finally {
             if (app.stats().recycled > recycledBefore) logger.info({ app: appName, requestId }, "instance recycled");
           }
-          const out: Record<string, string> = {};
-          response.headers.forEach((value, name) => {
-            if (name !== "set-cookie") out[name] = value;
-          });
-          const cookies = response.headers.getSetCookie();
-          const bytes = new Uint8Array(await response.arrayBuffer());
+          // A header list: names in lower case, each once but `set-cookie` (one entry per cookie).
+          const out: Record<string, string> = Object.create(null) as Record<string, string>;
+          const cookies: string[] = [];
+          for (const [name, value] of response.headers) {
+            if (name === "set-cookie") cookies.push(value);
+            else out[name] = value;
+          }
+          const bytes = response.body;
           out["x-request-id"] = requestId;
           out["content-length"] = String(bytes.length);
           if (draining) out["connection"] = "close";
