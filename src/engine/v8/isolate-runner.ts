@@ -107,8 +107,15 @@ export class IsolateRunner {
       async (reporter) => {
         context = await sandbox.takeContext();
         context.sink = { ...reporter, code: new GuestCode(() => request.prepared) };
-        await context.context.global.set(RUN_CONFIG, preludeRunConfig(limits, request.inputJson));
-        return this.execute(sandbox, context, request);
+        // Not awaited before the run's code is queued: isolated-vm runs an isolate's asynchronous
+        // calls in the order they were queued, so the configuration is set first, and the run
+        // saves a thread round trip. A failed set leaves the run without its configuration, which
+        // then fails too; the set's own error is the one reported.
+        const configured = context.context.global.set(RUN_CONFIG, preludeRunConfig(limits, request.inputJson));
+        const executed = this.execute(sandbox, context, request);
+        executed.catch(() => {});
+        await configured;
+        return executed;
       },
       () => context,
     );

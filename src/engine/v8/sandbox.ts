@@ -182,29 +182,36 @@ export class IsolateSandbox {
       const original = new ivm.Callback((text: string) => (prepared.sink.code ?? NO_CODE).original(text), {
         sync: true,
       });
-      await context.global.set(HOST_LOG, log);
-      await context.global.set(HOST_WARN, warn);
-      await context.global.set(HOST_COMPILE, compile);
-      await context.global.set(HOST_ORIGINAL, original);
-      await context.global.set(HOST_PLATFORM, new ivm.Callback(platformHostFunction(), { sync: true }));
       const request = new ivm.Callback(
         (id: number, name: string, argsJson: string) => prepared.sink.request?.(id, name, argsJson),
         { ignored: true },
       );
-      await context.global.set(HOST_CALL, request);
-      const api = (await prelude.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
+      // Queued together, not one after another: isolated-vm runs an isolate's asynchronous calls
+      // in the order they were queued (so the prelude runs after the sets), its thread runs them
+      // back to back, and their answers wake this thread about once instead of once each (a
+      // context is made for every fresh run).
+      const sets = [
+        context.global.set(HOST_LOG, log),
+        context.global.set(HOST_WARN, warn),
+        context.global.set(HOST_COMPILE, compile),
+        context.global.set(HOST_ORIGINAL, original),
+        context.global.set(HOST_PLATFORM, new ivm.Callback(platformHostFunction(), { sync: true })),
+        context.global.set(HOST_CALL, request),
+      ];
+      const ran = prelude.run(context, { reference: true }) as Promise<ivm.Reference<Record<string, unknown>>>;
+      const [api] = await Promise.all([ran, ...sets]);
       handles.push(api);
       const get = async <T>(name: string) => {
         const ref = (await api.get(name, { reference: true })) as ivm.Reference<T>;
         handles.push(ref);
         return ref;
       };
-      Object.assign(prepared, {
-        api,
-        finishScript: await get("finishScript"),
-        finishModule: await get("finishModule"),
-        status: await get("status"),
-      });
+      const [finishScript, finishModule, status] = await Promise.all([
+        get("finishScript"),
+        get("finishModule"),
+        get("status"),
+      ]);
+      Object.assign(prepared, { api, finishScript, finishModule, status });
       return prepared;
     } catch (error) {
       for (const handle of handles) handle.release();
