@@ -88,10 +88,9 @@ export async function superviseRun(
   let status: GuestStatus = { dead: undefined, instructions: 0, offHeapBytes: 0 };
   let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
   try {
-    const finished = await Promise.race([
+    const finished = await sandbox.whileAlive(
       body({ onConsole: request.onConsole, onWarning: warn, request: hostRequest }),
-      sandbox.lost,
-    ]);
+    );
     const parsed = parseFinish(finished);
     status = parsed.status;
     outcome = status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json: parsed.json };
