@@ -12,12 +12,13 @@ for (const engine of TEST_ENGINES) {
           runtime,
           `export default () => new Promise((resolve) => {
             const seen = [];
-            setTimeout((x) => seen.push(x), 30, "c");
-            setTimeout((x) => seen.push(x), 10, "a");
-            const cancelled = setTimeout(() => seen.push("never"), 20);
-            setTimeout((x, y) => seen.push(x + y), 20, "b", "!");
+            // 50 ms apart: a loaded machine may take a while between two of these statements.
+            setTimeout((x) => seen.push(x), 150, "c");
+            setTimeout((x) => seen.push(x), 50, "a");
+            const cancelled = setTimeout(() => seen.push("never"), 100);
+            setTimeout((x, y) => seen.push(x + y), 100, "b", "!");
             clearTimeout(cancelled);
-            setTimeout(() => resolve(seen), 45);
+            setTimeout(() => resolve(seen), 200);
           })`,
         );
         assert.deepEqual(order, ["a", "b!", "c"]);
