@@ -209,7 +209,7 @@ const ${PRELUDE_API} = (() => {
         message = StringCtor(error.message);
       } catch {}
       // V8's, then QuickJS's wording (QuickJS: InternalError, or SyntaxError from its JSON and RegExp parsers).
-      if (message === "Maximum call stack size exceeded" || message === "stack overflow") kill("recursion", depthLimit > 0 ? depthLimit : ${DEPTH}, ${DEPTH});
+      if (message === "Maximum call stack size exceeded" || message === "stack overflow") kill("recursion", depthLimit > 0 ? depthLimit : 0, depthLimit > 0 ? ${DEPTH} : undefined);
       if (memoryLimit > 0 && (message === "Array buffer allocation failed" || message === "Invalid string length")) kill("memory", memoryLimit, undefined);
       // QuickJS: a failed allocation, or an ArrayBuffer or string longer than QuickJS allows at all.
       if (memoryLimit > 0 && (message === "out of memory" || message === "invalid array buffer length" || message === "invalid string length")) kill("memory", memoryLimit, undefined);

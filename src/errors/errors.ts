@@ -83,7 +83,10 @@ export function limitMessage(kind: LimitKind, limit: number): string {
     case "memory":
       return `memory limit exceeded (${formatSize(limit)})`;
     case "recursion":
-      return `maximum recursion depth exceeded (${limit} calls)`;
+      // No depth limit set (0): the engine's own stack was the limit, and it is not counted in calls.
+      return limit > 0
+        ? `maximum recursion depth exceeded (${limit} calls)`
+        : "maximum recursion depth exceeded (the engine's call stack ran out; no depth limit is set)";
     case "value_size":
       return `value size exceeds maximum (${formatSize(limit)})`;
     case "tasks":

@@ -42,6 +42,13 @@ test("limit messages are exactly the DESIGN table's and carry the limit", () => 
   }
 });
 
+test("with no depth limit set, the recursion error says the engine's own stack ran out", () => {
+  assert.equal(
+    new LimitExceededError({ kind: "recursion", limit: 0 }).message,
+    "maximum recursion depth exceeded (the engine's call stack ran out; no depth limit is set)",
+  );
+});
+
 test("recursion error carries the hint; others do not", () => {
   const error = new LimitExceededError({ kind: "recursion", limit: 100, observed: 101 });
   assert.match(error.hint ?? "", /infinite recursion.*base cases.*mutual recursion.*deep call chains/);

@@ -34,9 +34,16 @@ for (const engine of TEST_ENGINES) {
         const spin = await limitHit(runtime, "cpu", "for (;;) {}", { limits: { ...OFF, cpuTimeMs: 200 } });
         assert.equal(spin.error.name, "LimitExceededError");
         // Unbounded recursion ends at the engine's own stack, which is terminal as with the counted code.
-        await limitHit(runtime, "recursion", `function r() { return r() } try { r() } catch (e) { "swallowed" }`, {
-          limits: OFF,
-        });
+        const deep = await limitHit(
+          runtime,
+          "recursion",
+          `function r() { return r() } try { r() } catch (e) { "swallowed" }`,
+          { limits: OFF },
+        );
+        assert.equal(
+          deep.error.message,
+          "maximum recursion depth exceeded (the engine's call stack ran out; no depth limit is set)",
+        );
         // The memory limit stays terminal: a catch cannot swallow it.
         await limitHit(
           runtime,
