@@ -93,9 +93,104 @@ export function compileQuickJS(): Promise<object> {
   return compiled;
 }
 
+/** The build's C stack (emscripten's STACK_SIZE), in linear memory just below the heap. */
+const C_STACK_BYTES = 5 * 1024 * 1024;
+
+let stackRead: Promise<readonly [number, number] | undefined> | undefined;
+
+/**
+ * The range of linear memory the build keeps its C stack in, read from the
+ * WebAssembly file: the stack pointer's initial value (the module's first
+ * global, the stack's top) and the 5 MiB below it. Between calls nothing
+ * there is live. Undefined when the file does not look as expected (the
+ * stack is then copied with the rest).
+ */
+export function cStackRange(): Promise<readonly [number, number] | undefined> {
+  stackRead ??= (async () => {
+    try {
+      const fromQuickJS = createRequire(createRequire(import.meta.url).resolve("quickjs-emscripten"));
+      return parseStackRange(await readFile(fromQuickJS.resolve("@jitl/quickjs-wasmfile-release-sync/wasm")));
+    } catch {
+      return undefined;
+    }
+  })();
+  return stackRead;
+}
+
+function parseStackRange(bytes: Uint8Array): readonly [number, number] | undefined {
+  let at = 8;
+  const unsigned = (): number => {
+    let value = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = bytes[at++]!;
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return value;
+  };
+  const signed = (): number => {
+    let value = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = bytes[at++]!;
+      value |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return shift < 32 && byte & 0x40 ? value | (-1 << shift) : value;
+  };
+  let top: number | undefined;
+  let dataEnd = 0;
+  while (at < bytes.length) {
+    const id = bytes[at++]!;
+    const size = unsigned();
+    const end = at + size;
+    if (id === 6 && unsigned() > 0) {
+      // The first global: a mutable i32 initialised by a constant (emscripten's __stack_pointer).
+      const [type, mutable, op] = [bytes[at++], bytes[at++], bytes[at++]];
+      if (type === 0x7f && mutable === 1 && op === 0x41) top = signed();
+    } else if (id === 11) {
+      for (let count = unsigned(); count > 0; count--) {
+        if (unsigned() !== 0 || bytes[at++] !== 0x41) return undefined;
+        const offset = signed();
+        at++;
+        const length = unsigned();
+        dataEnd = Math.max(dataEnd, offset + length);
+        at += length;
+      }
+    }
+    at = end;
+  }
+  if (top === undefined) return undefined;
+  const bottom = top - C_STACK_BYTES;
+  // The static data (and its zeroed part after it, a few KiB) lie just below the stack: a stack
+  // smaller than assumed would leave a gap of at least a MiB there, and is then not skipped.
+  if (bottom < dataEnd || bottom - dataEnd > 64 * 1024) return undefined;
+  return [bottom, top];
+}
+
 interface Allocator {
   _malloc(size: number): number;
   _free(pointer: number): void;
+}
+
+/**
+ * A copy of the module's memory as it was at one moment between calls (see
+ * {@link QuickJSHeap.snapshot}): every byte except the contents of the ballast
+ * blocks, which nothing reads, and of the C stack below its top, which is dead
+ * between calls.
+ */
+export interface HeapSnapshot {
+  /** Memory size when the copy was taken. */
+  readonly bytes: number;
+  /** Start and end of each copied range, in order. */
+  readonly ranges: Uint32Array;
+  /** The copied ranges, back to back. */
+  readonly data: Uint8Array;
+  /** Ballast blocks held at the time (the first this many of the heap's list). */
+  readonly ballast: number;
 }
 
 /** What {@link QuickJSHeap.executePendingJobs} returns: the number of jobs run, or the error the last one threw. */
@@ -213,6 +308,66 @@ export class QuickJSHeap {
     found.heap = heap;
     heap.fill();
     return heap;
+  }
+
+  /**
+   * Copies the memory, between calls and with the heap settled (ballast
+   * filled), for {@link restore}. `skip` is a range not to copy (the dead
+   * C stack), if known.
+   */
+  snapshot(skip?: readonly [number, number]): HeapSnapshot {
+    const holes: [number, number][] = [...this.ballast]
+      .sort((a, b) => a - b)
+      // A block's chunk header (8 bytes before it) and last 8 bytes are allocator
+      // metadata its neighbours may rewrite: those are copied, only the body between is not.
+      .map((pointer): [number, number] => [pointer + 8, pointer + BALLAST_BLOCK - 8]);
+    if (skip) holes.push([skip[0], skip[1]]);
+    holes.sort((a, b) => a[0] - b[0]);
+    const ranges: number[] = [];
+    let at = 0;
+    for (const [start, end] of holes) {
+      if (start > at) ranges.push(at, start);
+      at = Math.max(at, end);
+    }
+    const bytes = this.bytes;
+    if (bytes > at) ranges.push(at, bytes);
+    let size = 0;
+    for (let i = 0; i < ranges.length; i += 2) size += ranges[i + 1]! - ranges[i]!;
+    const data = new Uint8Array(size);
+    const memory = new Uint8Array(this.memory.buffer);
+    let offset = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      data.set(memory.subarray(ranges[i]!, ranges[i + 1]!), offset);
+      offset += ranges[i + 1]! - ranges[i]!;
+    }
+    return { bytes, ranges: Uint32Array.from(ranges), data, ballast: this.ballast.length };
+  }
+
+  /**
+   * Puts a {@link snapshot} back, between calls: the allocator, QuickJS's runtime and
+   * context and everything in them are again as they were when it was taken. Memory
+   * a run grew stays (WebAssembly memory cannot shrink) and is filled with ballast
+   * again, as after any run; the caller then takes a new snapshot. Returns false when
+   * the instance should be retired instead (as {@link refill}).
+   */
+  restore(snapshot: HeapSnapshot): "same" | "grown" | false {
+    if (this.exhausted || this.bytes > QuickJSHeap.retireAboveBytes || this.bytes < snapshot.bytes) return false;
+    const { ranges, data } = snapshot;
+    const memory = new Uint8Array(this.memory.buffer);
+    let offset = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      const length = ranges[i + 1]! - ranges[i]!;
+      memory.set(data.subarray(offset, offset + length), ranges[i]!);
+      offset += length;
+    }
+    this.ballast.length = snapshot.ballast;
+    this.settledBytes = snapshot.bytes;
+    this.capBytes = HEAP_CEILING_BYTES;
+    if (this.bytes === snapshot.bytes) return "same";
+    // The allocator, as restored, does not know the memory the run grew: fill it, or it would be
+    // free budget for the next run.
+    this.fill();
+    return "grown";
   }
 
   /** Current size of the WebAssembly memory, in bytes. */
