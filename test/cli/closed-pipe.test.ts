@@ -5,21 +5,13 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { dirWith, WARDEN_BIN } from "../helpers/cli.js";
+import { cleanEnv, dirWith, WARDEN_BIN } from "../helpers/cli.js";
 
 /** What a CLI run left behind when some of its output pipes were closed early. */
 interface ClosedPipeResult {
   status: number | null;
   signal: NodeJS.Signals | null;
   stderr: string;
-}
-
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith("WARDEN_")) env[key] = value;
-  }
-  return env;
 }
 
 /**

@@ -6,10 +6,10 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { isConfigError, isLimitExceeded, isStoreUnavailableError } from "../../src/errors/index.js";
 import { createDatastore, type Datastore, type DatastoreNamespace } from "../../src/datastore/index.js";
+import { freePort } from "../bulkhead/redis-server.js";
 import { cleanUp, openStore } from "./helpers.js";
 import {
   adminClient,
@@ -35,18 +35,6 @@ afterEach(async () => {
   await cleanUp();
   await assertNoSockets();
 });
-
-/** A port nothing listens on (just freed). */
-async function closedPort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => done(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** A small deterministic random source (mulberry32). */
 function random(seed: number): () => number {
@@ -411,7 +399,7 @@ describe("redis backend: layout and isolation", () => {
 
 describe("redis backend: failures and closing", () => {
   test("an unreachable Redis at start: createDatastore rejects with a ConfigError naming the URL, no socket left", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const url = `redis://app:secret@127.0.0.1:${port}/0`;
     await assert.rejects(createDatastore(url), (error: unknown) => {
       assert.ok(isConfigError(error));
@@ -424,7 +412,7 @@ describe("redis backend: failures and closing", () => {
   });
 
   test("warden run --datastore redis://<unreachable> exits 2 and names the flag and the URL, password hidden", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const program = `const { main } = await import("./src/cli/main.ts"); process.exitCode = await main(["run", "-", "--datastore", "redis://:secret@127.0.0.1:${port}"]);`;
     const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", program], {
       cwd: ROOT,

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import type { Runtime, RunResult } from "../../src/index.js";
 import { TEST_ENGINES, testRuntime } from "../helpers/runtime.js";
 import { program } from "./generator.js";
-import { startRawRunner, type RawRunner } from "./raw.js";
+import { PREPARATION_MODES, startRawRunner, type RawRunner } from "./raw.js";
 import type { RawOutcome } from "./raw-protocol.js";
 
 const SEED = Number(process.env["WARDEN_FUZZ_SEED"] ?? 20240229);
@@ -45,15 +45,8 @@ function fromWarden(result: RunResult): string {
   return error.guestName ? `${error.guestName}: ${error.guestMessage}` : `${error.name}: ${error.message}`;
 }
 
-// Both preparations of a run's code (see snippets.test.ts): counted, with a budget that never runs
-// out, and uncounted (no instruction budget, no depth limit).
-const MODES = [
-  { mode: "counted", maxInstructions: Number.MAX_SAFE_INTEGER },
-  { mode: "uncounted", maxInstructions: -1 },
-] as const;
-
 for (const engine of TEST_ENGINES)
-  for (const { mode, maxInstructions } of MODES) {
+  for (const { mode, maxInstructions } of PREPARATION_MODES) {
     describe(`differential random programs: raw vs Warden [${engine}, ${mode}]`, () => {
       let runtime: Runtime;
       let raw: RawRunner;

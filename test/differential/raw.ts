@@ -88,3 +88,13 @@ export function startRawRunner(engine: EngineName): RawRunner {
     close: () => channel.close(),
   };
 }
+
+/**
+ * Both preparations of a run's code, as limits that select them: counted (calls and loops
+ * counted, as under the default limits; here with a budget that never runs out) and uncounted (no
+ * instruction budget and no depth limit: only the guards the other limits need).
+ */
+export const PREPARATION_MODES = [
+  { mode: "counted", maxInstructions: Number.MAX_SAFE_INTEGER },
+  { mode: "uncounted", maxInstructions: -1 },
+] as const;

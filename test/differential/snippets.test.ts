@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { Runtime, RunResult } from "../../src/index.js";
 import type { EngineName } from "../../src/engine/index.js";
 import { TEST_ENGINES, testRuntime } from "../helpers/runtime.js";
-import { startRawRunner, type RawRunner } from "./raw.js";
+import { PREPARATION_MODES, startRawRunner, type RawRunner } from "./raw.js";
 import type { RawOutcome } from "./raw-protocol.js";
 
 interface Snippet {
@@ -324,18 +324,8 @@ function fromWarden(result: RunResult): Observed {
   return error.guestName ? threw(error.guestName, error.guestMessage ?? "") : threw(error.name, error.message);
 }
 
-/**
- * Both preparations of a run's code: counted (calls and loops counted, as under the default limits;
- * here with a budget that never runs out) and uncounted (no instruction budget and no depth limit:
- * only the guards the other limits need).
- */
-const MODES = [
-  { mode: "counted", maxInstructions: Number.MAX_SAFE_INTEGER },
-  { mode: "uncounted", maxInstructions: -1 },
-] as const;
-
 for (const engine of TEST_ENGINES)
-  for (const { mode, maxInstructions } of MODES) {
+  for (const { mode, maxInstructions } of PREPARATION_MODES) {
     describe(`differential snippets: raw vs Warden [${engine}, ${mode}]`, () => {
       let runtime: Runtime;
       let raw: RawRunner;

@@ -13,18 +13,23 @@ export interface CliResult {
   stderr: string;
 }
 
+/** This process's environment without any WARDEN_* variable, plus `extra`: what a CLI child under test gets. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("WARDEN_")) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
 /** Runs the real `warden` executable in a child process with a clean WARDEN_* environment. */
 export function runCli(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; input?: string } = {},
 ): CliResult {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith("WARDEN_")) env[key] = value;
-  }
   const result = spawnSync(process.execPath, [WARDEN_BIN, ...args], {
     cwd: options.cwd ?? tempDir(),
-    env: { ...env, ...options.env },
+    env: cleanEnv(options.env),
     encoding: "utf8",
     timeout: 60_000,
     ...(options.input !== undefined ? { input: options.input } : {}),

@@ -4,21 +4,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, test } from "node:test";
-import { runCli, WARDEN_BIN } from "../helpers/cli.js";
+import { cleanEnv, runCli, WARDEN_BIN } from "../helpers/cli.js";
 import { appsDir } from "./helpers.js";
 
 const dir = appsDir({
   "hello.js": `export default { fetch: (request, env) => new Response("hello " + (env.WHO ?? "nobody")) };`,
   "slow.js": `export default { async fetch() { await new Promise((r) => setTimeout(r, 600)); return new Response("slow done"); } };`,
 });
-
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith("WARDEN_")) env[key] = value;
-  }
-  return { ...env, ...extra };
-}
 
 describe("warden serve: the CLI", () => {
   test("serves over real HTTP, logs JSON lines, drains on SIGTERM with a request in flight and exits 0", async () => {

@@ -8,11 +8,10 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
-import { startRedis, type TestRedis } from "../bulkhead/redis-server.js";
-import { WARDEN_BIN } from "../helpers/cli.js";
+import { freePort, startRedis, type TestRedis } from "../bulkhead/redis-server.js";
+import { cleanEnv, WARDEN_BIN } from "../helpers/cli.js";
 import { appsDir, metric, withServer } from "./helpers.js";
 
 /** An app that holds its slot for a while, so that requests sent together overlap. */
@@ -31,14 +30,6 @@ after(async () => {
 
 /** A fresh key prefix: every test has a bulkhead of its own in the shared Redis. */
 const prefix = (): string => `warden-serve-test-${randomBytes(4).toString("hex")}`;
-
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith("WARDEN_")) env[key] = value;
-  }
-  return env;
-}
 
 interface ServeProcess {
   readonly child: ChildProcess;
@@ -71,15 +62,6 @@ async function stopProcess(server: ServeProcess): Promise<void> {
   await server.exited;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Polls until `check` holds, for at most `ms`; the tests wait for states, not for times. */
 async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -87,13 +69,6 @@ async function until(what: string, check: () => Promise<boolean>, ms = 15_000): 
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** The value of one labelled metric series, such as `warden_bulkhead_store_state{state="connected"}`. */
-async function series(adminUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(" ")[1]);
 }
 
 describe("warden serve with the bulkhead in Redis", () => {
@@ -208,7 +183,7 @@ describe("warden serve with the bulkhead in Redis", () => {
       },
       async (server, logs) => {
         assert.equal((await fetch(`${server.url}/quick/`)).status, 200);
-        assert.equal(await series(server.adminUrl, 'warden_bulkhead_store_state{state="connected"}'), 1);
+        assert.equal(await metric(server.adminUrl, 'warden_bulkhead_store_state{state="connected"}'), 1);
         await redis.kill();
         try {
           let last: Response | undefined;
@@ -220,7 +195,7 @@ describe("warden serve with the bulkhead in Redis", () => {
           assert.match(await last!.text(), /service_unavailable|Redis/);
           assert.equal((await fetch(`${server.adminUrl}/ready`)).status, 503);
           assert.equal((await fetch(`${server.adminUrl}/health`)).status, 200, "alive, only not ready");
-          assert.equal(await series(server.adminUrl, 'warden_bulkhead_store_state{state="unavailable"}'), 1);
+          assert.equal(await metric(server.adminUrl, 'warden_bulkhead_store_state{state="unavailable"}'), 1);
           assert.ok((await metric(server.adminUrl, "warden_bulkhead_store_rejected_total")) >= 1);
           assert.equal(await metric(server.adminUrl, "warden_bulkhead_store_outages_total"), 1);
           assert.ok(
@@ -231,7 +206,7 @@ describe("warden serve with the bulkhead in Redis", () => {
           await redis.restart();
         }
         await until("a 200 once Redis is back", async () => (await fetch(`${server.url}/quick/`)).status === 200);
-        assert.equal(await series(server.adminUrl, 'warden_bulkhead_store_state{state="connected"}'), 1);
+        assert.equal(await metric(server.adminUrl, 'warden_bulkhead_store_state{state="connected"}'), 1);
         assert.equal((await fetch(`${server.adminUrl}/ready`)).status, 200);
         assert.ok(logs.lines.some((l) => /bulkhead store: .* is back/.test(String(l["msg"]))));
         // Nothing stays held: the cluster's counters read zero once the requests are done.
@@ -265,7 +240,7 @@ describe("warden serve with the bulkhead in Redis", () => {
         try {
           await until("the fallback", async () => {
             await fetch(`${server.url}/quick/`);
-            return (await series(server.adminUrl, 'warden_bulkhead_store_state{state="fallback"}')) === 1;
+            return (await metric(server.adminUrl, 'warden_bulkhead_store_state{state="fallback"}')) === 1;
           });
           // The user's cap still holds, on this instance's own accounting.
           const statuses = await Promise.all(
@@ -290,7 +265,7 @@ describe("warden serve with the bulkhead in Redis", () => {
         }
         await until(
           "the re-join",
-          async () => (await series(server.adminUrl, 'warden_bulkhead_store_state{state="connected"}')) === 1,
+          async () => (await metric(server.adminUrl, 'warden_bulkhead_store_state{state="connected"}')) === 1,
         );
         await until(
           "no slot held in Redis",
