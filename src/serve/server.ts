@@ -45,7 +45,7 @@ import {
   type BulkheadConfigOptions,
   type BulkheadPermit,
 } from "../bulkhead/index.js";
-import { ConfigError, StoreUnavailableError } from "../errors/index.js";
+import { ConfigError } from "../errors/index.js";
 import { discoverApps, listApps } from "./apps.js";
 import { watchApps, type AppWatcher } from "./watch.js";
 import { AppNotFoundError, ShuttingDownError } from "./errors.js";
@@ -365,8 +365,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     } catch (error) {
       throw new ConfigError({
         source: "the bulkhead store",
-        // The store's own name for itself, "Redis at <url>" with the password hidden.
-        value: error instanceof StoreUnavailableError ? error.store.replace(/^Redis at /, "") : bulkhead.config.store,
+        // The Redis the settings name (serve's store is always the setting's), its password hidden.
+        value: bulkhead.config.store === "redis" ? redactDatastoreUrl(bulkhead.config.redisUrl) : bulkhead.config.store,
         reason: (error as Error).message,
         expected: "a Redis that is up and reachable from this machine",
         cause: error,
@@ -471,6 +471,14 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       return lastBytes();
     };
     const users = (limit: number) => (bulkhead.closed ? [] : busiestUsers(bulkhead.stats().users, limit));
+    /** The shared bulkhead store's health (undefined for the in-memory store), for the metrics and /ready. */
+    const storeHealth = () => (bulkhead.closed ? undefined : bulkhead.stats().store);
+    /** Requests holding a bulkhead slot and waiting for one, for the metrics and the dashboard. */
+    const bulkheadLoad = () => {
+      if (bulkhead.closed) return { running: 0, queued: 0 };
+      const stats = bulkhead.stats();
+      return { running: stats.globalConcurrent, queued: stats.globalQueued + stats.globalBlocked };
+    };
     metrics = createMetrics({
       busiestUsers: () => users(METRIC_USERS),
       sandboxMemory: () => [...memoryLatest].map(([app, bytes]) => ({ app, bytes })),
@@ -478,23 +486,15 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       datastoreBytes: lastBytes,
       openConnections: () => sockets.size,
       runsInFlight: () => running,
-      bulkhead: () => {
-        if (bulkhead.closed) return { running: 0, queued: 0 };
-        const stats = bulkhead.stats();
-        return { running: stats.globalConcurrent, queued: stats.globalQueued + stats.globalBlocked };
-      },
-      bulkheadStore: () => (bulkhead.closed ? undefined : bulkhead.stats().store),
+      bulkhead: bulkheadLoad,
+      bulkheadStore: storeHealth,
     });
     const m = metrics;
     dashboard = createDashboard(
       {
         apps: () => [...apps].map(([name, v]) => ({ name, maxInstances: v.app.maxInstances, stats: v.app.stats() })),
         runsInFlight: () => running,
-        bulkhead: () => {
-          if (bulkhead.closed) return { running: 0, queued: 0 };
-          const stats = bulkhead.stats();
-          return { running: stats.globalConcurrent, queued: stats.globalQueued + stats.globalBlocked };
-        },
+        bulkhead: bulkheadLoad,
         openConnections: () => sockets.size,
         draining: () => draining,
         busiestUsers: () => users(BUSIEST_USERS),
@@ -857,7 +857,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
       } else if (path === "/ready") {
         // Not ready while draining, or while a shared bulkhead store is away and every request would get 503.
-        const store = bulkhead.closed ? undefined : bulkhead.stats().store;
+        const store = storeHealth();
         const status = draining ? "draining" : store?.state === "unavailable" ? "store_unavailable" : "ready";
         res
           .writeHead(status === "ready" ? 200 : 503, { "content-type": "application/json" })
