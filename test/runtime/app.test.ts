@@ -47,6 +47,23 @@ for (const engine of TEST_ENGINES) {
       });
     });
 
+    test("each call reports its own CPU time, never more than its wall clock", async () => {
+      await withRuntime(engine, async (runtime) => {
+        const app = await runtime.load(
+          `export default function (n) { let x = 0; for (let i = 0; i < n; i++) x += i; return x; }`,
+          { instances: 1 },
+        );
+        const usages: { cpuMs: number; wallMs: number }[] = [];
+        for (const n of [10, 10, 2_000_000, 10]) ok(await app.call(n, { onUsage: (usage) => usages.push(usage) }));
+        // One thread runs a call: its CPU time fits in its wall clock (1 ms of slack for the
+        // clocks' different granularity). Counting from the load instead would add everything
+        // the worker did since.
+        for (const { cpuMs, wallMs } of usages) assert.ok(cpuMs <= wallMs + 1, `cpu ${cpuMs} ms > wall ${wallMs} ms`);
+        assert.ok(usages[2]!.cpuMs > usages[3]!.cpuMs, `the busy call used more CPU: ${JSON.stringify(usages)}`);
+        await app.close();
+      });
+    });
+
     test("a call that hits a limit recycles its instance; the next call gets a fresh one", async () => {
       await withRuntime(engine, async (runtime) => {
         const app = await runtime.load(

@@ -366,7 +366,11 @@ export class SandboxHost {
     this.finishedScope?.dispose();
     this.finishedScope = undefined;
     // The resident instance keeps its sandbox and heap; a call that left it in doubt ends the worker.
-    if (this.resident) return;
+    if (this.resident) {
+      // Its next call's CPU time starts here, not at the sandbox's preparation before the load.
+      this.idleCpu = this.clock.now();
+      return;
+    }
     const finished = this.finished;
     this.finished = undefined;
     const snapshot = this.snapshot;
