@@ -285,7 +285,9 @@ export class SandboxHost {
       sandbox = this.spare ?? this.prepare();
       this.spare = undefined;
     }
-    const cpuStart = this.clock.precise ? this.idleCpu : this.clock.now();
+    // A warm call reads the clock: the worker may have done other work since it last went idle
+    // (the load's clean-up, a garbage collection), which is not the call's.
+    const cpuStart = this.clock.precise && work.type !== "call" ? this.idleCpu : this.clock.now();
     const state = new RunState(plan, cpuStart, this.heap.bytes);
     this.control.clock[CLOCK_SAMPLED_AT] = epochMs();
     this.control.clock[CLOCK_CPU_MS] = 0;
@@ -366,11 +368,7 @@ export class SandboxHost {
     this.finishedScope?.dispose();
     this.finishedScope = undefined;
     // The resident instance keeps its sandbox and heap; a call that left it in doubt ends the worker.
-    if (this.resident) {
-      // Its next call's CPU time starts here, not at the sandbox's preparation before the load.
-      this.idleCpu = this.clock.now();
-      return;
-    }
+    if (this.resident) return;
     const finished = this.finished;
     this.finished = undefined;
     const snapshot = this.snapshot;
