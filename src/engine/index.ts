@@ -1,5 +1,6 @@
 export {
   ENGINE_NAMES,
+  defaultInstances,
   emptyUsage,
   type Engine,
   type EngineInstance,

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { AbortedError, DisposedError, EngineError, LimitExceededError, isWardenError } from "../errors/index.js";
 import { overrideLimits, type LimitOptions, type LimitValues, type ResolvedLimits } from "../limits/index.js";
 import {
+  defaultInstances,
   emptyUsage,
   type ConsoleLevel,
   type Engine,
@@ -40,9 +41,10 @@ export interface LoadOptions {
   isolation?: Isolation;
   /**
    * Instances serving calls in parallel; calls beyond them wait in line (first come, first served).
-   * @default min(4, number of CPUs)
+   * More are loaded only while calls wait, so a quiet app keeps one.
+   * @default V8: 4 per CPU, at most 16; QuickJS: 2 per CPU, at most 8 (see {@link defaultInstances})
    */
-  instances?: number;
+  instances?: number | undefined;
   /** The `env` argument of a Workers-style `fetch(request, env, ctx)`: JSON data. @default {} */
   env?: Record<string, unknown>;
   /** Gives up the load when aborted. */
@@ -141,7 +143,7 @@ export class LoadedApp {
     this.filename = options.filename ?? "app.js";
     this.limits = overrideLimits(host.limits, options.limits);
     this.isolation = options.isolation ?? "instance";
-    const instances = options.instances ?? Math.min(4, availableParallelism());
+    const instances = options.instances ?? defaultInstances(host.engine.name, availableParallelism());
     if (!Number.isInteger(instances) || instances < 1) {
       throw new RangeError(`instances must be a positive integer, got ${String(instances)} (${typeof instances})`);
     }

@@ -6,7 +6,6 @@
  * anything is used, and a bad one is a `ConfigError` naming its source, the
  * value and the expected form.
  */
-import { availableParallelism } from "node:os";
 import { ConfigError } from "../errors/index.js";
 import {
   definitionOf,
@@ -51,7 +50,7 @@ export interface ServeSettingsOptions {
   drainTimeoutMs?: number | string;
   /** pino log level. @default "info" */
   logLevel?: LogLevel | string;
-  /** Warm instances per app serving requests in parallel. @default min(4, CPUs) */
+  /** Warm instances per app serving requests in parallel. @default the engine's (V8: 4 per CPU, at most 16; QuickJS: 2 per CPU, at most 8) */
   instances?: number | string;
   /** Time a client has to send the request headers (slow clients get 408 and are closed). @default 10_000 */
   headersTimeoutMs?: number | string;
@@ -160,7 +159,8 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     env: "WARDEN_SERVE_INSTANCES",
     flag: "--instances",
     type: "count",
-    description: "warm instances per app serving requests in parallel (default min(4, CPUs))",
+    description:
+      "warm instances per app serving requests in parallel (default: v8 4 per CPU, at most 16; quickjs 2 per CPU, at most 8)",
   },
   {
     key: "headersTimeoutMs",
@@ -198,7 +198,8 @@ export interface ServeSettings {
   readonly userFrom: UserFrom;
   readonly drainTimeoutMs: number;
   readonly logLevel: LogLevel;
-  readonly instances: number;
+  /** Undefined: the engine's default (see defaultInstances). */
+  readonly instances: number | undefined;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly watch: boolean;
@@ -217,7 +218,7 @@ export function serveDefaults(): ServeSettings {
     userFrom: { kind: "ip" },
     drainTimeoutMs: 10_000,
     logLevel: "info",
-    instances: Math.min(4, availableParallelism()),
+    instances: undefined,
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
     watch: false,

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
 import { describe, test } from "node:test";
 import type { Runtime } from "../../src/index.js";
+import { defaultInstances } from "../../src/engine/index.js";
 import { TEST_ENGINES, testRuntime } from "../helpers/runtime.js";
 
 const COUNTER = `
@@ -43,6 +45,23 @@ for (const engine of TEST_ENGINES) {
         const app = await runtime.load(COUNTER, { isolation: "call", instances: 1 });
         for (let i = 0; i < 3; i++) assert.deepEqual(ok(await app.call(i)), { calls: 1, input: i });
         assert.equal(app.stats().loads, 4); // the first load checks the module, then one per call
+        await app.close();
+      });
+    });
+
+    test("without `instances`, a quiet app keeps one instance and a busy one grows to the engine's default", async () => {
+      await withRuntime(engine, async (runtime) => {
+        const app = await runtime.load(
+          `export default function (ms) { return new Promise((resolve) => setTimeout(() => resolve(ms), ms)); }`,
+        );
+        const expected = defaultInstances(engine, availableParallelism());
+        assert.equal(app.maxInstances, expected);
+        for (let i = 0; i < 3; i++) ok(await app.call(1));
+        assert.equal(app.stats().instances, 1);
+        // Calls that wait on a timer overlap: each waiting call makes room for one more instance.
+        const results = await Promise.all(Array.from({ length: expected * 3 }, () => app.call(200)));
+        for (const result of results) assert.equal(ok(result), 200);
+        assert.equal(app.stats().instances, expected);
         await app.close();
       });
     });
