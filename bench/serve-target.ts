@@ -68,8 +68,8 @@ async function start(target: string | undefined, appsDir: string): Promise<void>
         ? await fastify(true)
         : target === "warden-v8"
           ? await warden("v8", appsDir, false)
-          : target === "warden-v8-8"
-            ? await warden("v8", appsDir, false, 8)
+          : target === "warden-v8-16"
+            ? await warden("v8", appsDir, false, 16)
             : target === "warden-quickjs"
               ? await warden("quickjs", appsDir, false)
               : target === "warden-overload"

@@ -184,7 +184,7 @@ export async function main(): Promise<void> {
     else rows.push({ name: "workerd", note: `unavailable (${workerd.reason})` });
     await run("warden serve, v8", () => startTarget("warden-v8", appsDir));
     await run("warden serve, quickjs", () => startTarget("warden-quickjs", appsDir));
-    await run("warden serve, v8, 8 instances", () => startTarget("warden-v8-8", appsDir));
+    await run("warden serve, v8, 16 instances", () => startTarget("warden-v8-16", appsDir));
 
     const get = (name: string) => rows.find((r) => r.name.startsWith(name))?.result;
     const fastify = get("fastify (plain");

@@ -5,8 +5,8 @@
  * Warden v8 vs raw isolated-vm `reference.apply` on a warm context (an isolate
  * made once, in this process), Warden quickjs vs raw quickjs-emscripten
  * `context.callFunction` on a warm context on this thread;
- * (b) calls/s with 64 calls in flight: Warden v8 and Warden quickjs (instances
- * = number of CPUs) vs the raw peers at their best configuration here (raw
+ * (b) calls/s with 64 calls in flight: Warden v8 and Warden quickjs (the
+ * engine's default instances) vs the raw peers at their best configuration here (raw
  * isolated-vm on 1 and on N isolates; raw quickjs-emscripten on this thread,
  * and on 1 and N worker threads);
  * (c) `app.fetch` requests/s, sequential and with 64 in flight, for a small
@@ -23,6 +23,7 @@ import ivm from "isolated-vm";
 import { newQuickJSWASMModule } from "quickjs-emscripten";
 import { createRuntime, type LoadedApp, type Runtime } from "../src/index.js";
 import { QUICKJS_STACK_BYTES, WORKER_STACK_MB } from "../src/engine/quickjs/engine.js";
+import { defaultInstances } from "../src/engine/index.js";
 import { percentile, printTable } from "./stats.js";
 
 /** The warm call's guest. */
@@ -297,7 +298,7 @@ export async function main(): Promise<void> {
     const quickjs = await createRuntime({ engine: "quickjs", env: {}, configFile: false });
     runtimes.push(quickjs);
     const load = (runtime: Runtime, source: string, env?: Record<string, unknown>) =>
-      runtime.load(source, { filename: "warm.js", instances: CPUS, ...(env ? { env } : {}) });
+      runtime.load(source, { filename: "warm.js", ...(env ? { env } : {}) });
 
     const wardenV8 = open(wardenCaller(await load(v8, INCREMENT)));
     const wardenQuickJS = open(wardenCaller(await load(quickjs, INCREMENT)));
@@ -351,7 +352,7 @@ export async function main(): Promise<void> {
     const bestV8 = Math.max(figures.rawIvm1, figures.rawIvmN);
     const bestQuickJS = Math.max(figures.rawQuickJSHere, figures.rawQuickJS1, figures.rawQuickJSN);
     printTable(
-      `(b) Warm calls/s, ${IN_FLIGHT} in flight (Warden: instances = ${CPUS} CPUs; same process, same run)`,
+      `(b) Warm calls/s, ${IN_FLIGHT} in flight (Warden: the default instances, v8 ${defaultInstances("v8", CPUS)}, quickjs ${defaultInstances("quickjs", CPUS)}; same process, same run)`,
       ["engine", "raw, 1", `raw, ${CPUS}`, "raw, this thread", "warden", "warden / best raw"],
       [
         [
