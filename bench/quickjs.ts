@@ -79,10 +79,14 @@ async function overhead(runtime: Runtime, module: QuickJSWASMModule): Promise<st
     valueBytes: limits.maxValueBytes,
     memoryBytes,
   });
+  // The code a run with neither the instruction budget nor the depth limit gets (no counting).
+  const uncountedCode = prepareSource(MIXED_WORKLOAD, "workload.js", false).code;
+  const uncountedConfig = JSON.stringify({ ...(JSON.parse(config) as object), depth: -1, fuel: -1 });
   const raw: number[] = [];
   const warden: number[] = [];
   const instrumented: number[] = [];
   const off: number[] = [];
+  const uncounted: number[] = [];
   for (let i = 0; i < 3; i++) {
     rawRun(module, MIXED_WORKLOAD, memoryBytes);
     await wardenRun(runtime, MIXED_WORKLOAD);
@@ -93,12 +97,14 @@ async function overhead(runtime: Runtime, module: QuickJSWASMModule): Promise<st
     warden.push(await wardenRun(runtime, MIXED_WORKLOAD));
     instrumented.push(instrumentedRun(module, code, config, memoryBytes));
     off.push(await wardenRun(runtime, MIXED_WORKLOAD, OWN_LIMITS_OFF));
+    uncounted.push(instrumentedRun(module, uncountedCode, uncountedConfig, memoryBytes));
   }
   const ratio = (sample: number[]) => `${median(raw.map((r, i) => sample[i]! / r)).toFixed(3)}x`;
   return [
     ["mixed workload (ms, median)", median(raw).toFixed(2), median(warden).toFixed(2), ratio(warden)],
     ["  of which instrumentation alone", median(raw).toFixed(2), median(instrumented).toFixed(2), ratio(instrumented)],
     ["  instruction budget and depth limit off", median(raw).toFixed(2), median(off).toFixed(2), ratio(off)],
+    ["    of which the uncounted code alone", median(raw).toFixed(2), median(uncounted).toFixed(2), ratio(uncounted)],
   ];
 }
 

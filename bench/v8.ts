@@ -47,16 +47,19 @@ async function overhead(runtime: Runtime): Promise<string[][]> {
   // instrumentation's cost from the rest of Warden's machinery.
   const instrumented = await isolate.compileScript(prepareSource(MIXED_WORKLOAD, "workload.js").code);
   const prelude = await isolate.compileScript(PRELUDE_SOURCE);
+  // The code a run with neither the instruction budget nor the depth limit gets (no counting).
+  const uncountedScript = await isolate.compileScript(prepareSource(MIXED_WORKLOAD, "workload.js", false).code);
   const limits = runtime.limits.values;
   const config = preludeRunConfig(limits, undefined);
-  const instrumentedRun = async () => {
+  const uncountedConfig = preludeRunConfig({ ...limits, ...OWN_LIMITS_OFF }, undefined);
+  const instrumentedRun = async (script = instrumented, runConfig = config) => {
     const context = await isolate.createContext();
     context.global.setSync("__wardenLog", new ivm.Callback(() => {}, { ignored: true }));
     context.global.setSync("__wardenWarn", new ivm.Callback(() => {}, { ignored: true }));
     await prelude.run(context);
-    context.global.setSync("__wardenRun", config);
+    context.global.setSync("__wardenRun", runConfig);
     const started = performance.now();
-    await instrumented.run(context, { promise: true, copy: true });
+    await script.run(context, { promise: true, copy: true });
     const elapsed = performance.now() - started;
     context.release();
     return elapsed;
@@ -65,6 +68,7 @@ async function overhead(runtime: Runtime): Promise<string[][]> {
   const warden: number[] = [];
   const instr: number[] = [];
   const off: number[] = [];
+  const uncounted: number[] = [];
   for (let i = 0; i < 5; i++) {
     await rawRun(isolate, script);
     await wardenRun(runtime, MIXED_WORKLOAD);
@@ -75,6 +79,7 @@ async function overhead(runtime: Runtime): Promise<string[][]> {
     warden.push(await wardenRun(runtime, MIXED_WORKLOAD));
     instr.push(await instrumentedRun());
     off.push(await wardenRun(runtime, MIXED_WORKLOAD, OWN_LIMITS_OFF));
+    uncounted.push(await instrumentedRun(uncountedScript, uncountedConfig));
   }
   isolate.dispose();
   const ratios = raw.map((r, i) => warden[i]! / r);
@@ -92,6 +97,12 @@ async function overhead(runtime: Runtime): Promise<string[][]> {
       median(raw).toFixed(2),
       median(off).toFixed(2),
       `${median(raw.map((r, i) => off[i]! / r)).toFixed(3)}x`,
+    ],
+    [
+      "    of which the uncounted code alone",
+      median(raw).toFixed(2),
+      median(uncounted).toFixed(2),
+      `${median(raw.map((r, i) => uncounted[i]! / r)).toFixed(3)}x`,
     ],
   ];
 }
