@@ -374,6 +374,18 @@ return [r.method, r.url, [...r.headers], await r.text(), r.bodyUsed, r.mode, r.c
 return [m("get"), m("Patch"), m("delete"), m("CONNECT"), m("trace"), m("bad method"), t(() => new Request("/relative")), t(() => new Request("http://u:p@h/")), t(() => new Request("http://h/", { body: "x" })), t(() => new Request("http://h/", { method: "HEAD", body: "x" }))];`,
   },
   {
+    name: "request: the same URL texts again (Requests remember their parses)",
+    body: `const urls = [];
+for (let round = 0; round < 3; round++) {
+  for (let i = 0; i < 100; i++) urls.push(new Request("http://H.example:80/p/./q/../" + (i % 70) + "?a b#f").url);
+  urls.push(t(() => new Request("http://u:p@h/")), t(() => new Request("/relative")), t(() => new Request("http://[::1/")));
+}
+let calls = 0;
+const input = { toString() { calls++; return "HTTP://h/x/../y"; } };
+const once = [new Request(input).url, new Request(input).url, calls];
+return [urls.length, [...new Set(urls)].length, urls.slice(0, 3), urls.slice(-4), once];`,
+  },
+  {
     name: "request: from request and clone",
     body: `const a = new Request("http://h/", { method: "PUT", body: "payload", headers: { a: "1" } });
 const c = a.clone(); const b = new Request(a, { headers: { b: "2" } });
