@@ -66,6 +66,37 @@ for (const engine of TEST_ENGINES) {
       });
     });
 
+    test("calls aborted as their answers arrive never leave a dead instance in use", async () => {
+      await withRuntime(engine, async (runtime) => {
+        const app = await runtime.load(`export default { fetch() { return new Response("hi"); } };`, {
+          instances: 4,
+        });
+        const seen = new Map<string, number>();
+        for (let round = 0; round < 12; round++) {
+          const controllers = Array.from({ length: 24 }, () => new AbortController());
+          const calls = controllers.map((controller) =>
+            app.fetch(new Request("http://app/"), { signal: controller.signal }).then(
+              async (response) => `ok ${await response.text()}`,
+              (error: Error) => `${error.name}`,
+            ),
+          );
+          // Aborts land at every stage of a call: waiting, in the sandbox, answered.
+          setTimeout(() => controllers.slice(0, 8).forEach((controller) => controller.abort()), round % 4);
+          for (const result of await Promise.all(calls)) seen.set(result, (seen.get(result) ?? 0) + 1);
+        }
+        // An abort that disposed the isolate just as its answer came used to be reported as a
+        // success: the host kept the instance, and a later call failed with "the warm instance
+        // is gone". Only answers and aborts may come back.
+        assert.deepEqual(
+          [...seen.keys()].filter((result) => result !== "ok hi" && result !== "AbortedError"),
+          [],
+          JSON.stringify(Object.fromEntries(seen)),
+        );
+        assert.ok((seen.get("ok hi") ?? 0) >= 12 * 16, JSON.stringify(Object.fromEntries(seen)));
+        await app.close();
+      });
+    });
+
     test("each call reports its own CPU time, never more than its wall clock", async () => {
       await withRuntime(engine, async (runtime) => {
         const app = await runtime.load(

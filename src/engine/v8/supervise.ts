@@ -109,6 +109,18 @@ export async function superviseRun(
     watchdog.stop();
     request.signal?.removeEventListener("abort", onAbort);
   }
+  const trip = killed ?? watchdog.tripped;
+  if (outcome.ok && (aborted || trip)) {
+    // The abort or the watchdog disposed the isolate while the guest's answer was already on its
+    // way to this thread: the run ends as they say. Reported as a success, a warm instance would
+    // look alive to the host, which would send its next call to an isolate that is gone.
+    outcome = {
+      ok: false,
+      error: aborted
+        ? new AbortedError("the run was aborted", { cause: request.signal?.reason })
+        : new LimitExceededError(trip!),
+    };
+  }
   const usage: Usage = {
     wallMs: watchdog.elapsedMs(),
     cpuMs: sandbox.alive ? cpuMs() : lastCpuMs,
