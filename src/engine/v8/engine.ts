@@ -386,14 +386,19 @@ export class V8Engine implements Engine {
   async load(request: EngineLoadRequest): Promise<EngineLoadOutcome> {
     if (this.closed) throw new EngineError("the v8 engine is closed");
     const sandbox = this.pick(true);
+    // Counted from the start, so that loads started together spread over the processes (an app
+    // growing to 8 instances at once put all 8 in one process).
+    sandbox.instances++;
     const { source, filename, limits } = request;
     let instanceId = 0;
     const outcome = await this.submitTo(sandbox, request, (id) => {
       instanceId = id;
       return { type: "load", id, source, filename, limits };
     });
-    if (!outcome.ok) return outcome;
-    sandbox.instances++;
+    if (!outcome.ok) {
+      sandbox.instances--;
+      return outcome;
+    }
     return { ok: true, instance: new V8Instance(this, sandbox, instanceId), usage: outcome.usage };
   }
 
