@@ -57,6 +57,14 @@ export interface CallOptions {
   limits?: LimitOptions;
   /** Aborts the call: it ends with an `AbortedError`, and its instance is recycled. */
   signal?: AbortSignal;
+  /**
+   * Gives the call up only while it waits for an instance (it ends with an `AbortedError`, and
+   * nothing is recycled); once it runs, it goes on to its end within its budgets and its instance
+   * is kept. For a caller that stopped waiting for the answer (an HTTP client that went away):
+   * stopping a running call costs its instance, and a client could make the host reload
+   * instances at will.
+   */
+  waitSignal?: AbortSignal;
   /** Called for each line the guest writes to its console during this call. */
   onConsole?: (level: ConsoleLevel, text: string) => void;
   /** Called with what the call used (wall clock, CPU, instructions, memory), whatever its outcome. */
@@ -279,8 +287,9 @@ export class LoadedApp {
     options: CallOptions,
   ): Promise<EngineRunOutcome> {
     let instance: EngineInstance;
+    const { signal, waitSignal } = options;
     try {
-      instance = await this.acquire(options.signal);
+      instance = await this.acquire(signal && waitSignal ? AbortSignal.any([signal, waitSignal]) : (signal ?? waitSignal));
     } catch (error) {
       return {
         ok: false,

@@ -660,12 +660,20 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
       const rawUrl = req.url ?? "/";
       const pathname = rawUrl.split("?")[0]!;
+      // Ends the request: the client went away before it ran, or the server shuts down.
       const controller = new AbortController();
+      // The client went away while the request ran: a call still waiting for an instance is given
+      // up, one in its sandbox runs to its end within its budgets (stopping it would cost its
+      // instance, which a client could then make the server reload at will), its answer unsent.
+      const clientGone = new AbortController();
       let resolveDone!: () => void;
       const flight: Flight = { phase: "before", controller, done: new Promise((r) => (resolveDone = r)) };
       flights.add(flight);
       res.once("close", () => {
-        if (!res.writableFinished) controller.abort(new AbortedError("the client went away"));
+        if (res.writableFinished) return;
+        const reason = new AbortedError("the client went away");
+        if (flight.phase === "running") clientGone.abort(reason);
+        else controller.abort(reason);
       });
 
       let appName: string | undefined;
@@ -778,6 +786,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
             const callOptions: CallOptions & { onUsage?: (usage: Usage) => void } = {
               limits: callLimits.get(appName)!,
               signal: controller.signal,
+              waitSignal: clientGone.signal,
               onConsole: (level, text) => logger.info({ app: appName, requestId, console: level, text }, "console"),
               onUsage: (reported) => (usage = reported),
             };
@@ -785,6 +794,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
           } finally {
             if (app.stats().recycled > recycledBefore) logger.info({ app: appName, requestId }, "instance recycled");
           }
+          if (clientGone.signal.aborted) throw clientGone.signal.reason;
           // A header list: names in lower case, each once but `set-cookie` (one entry per cookie).
           const out: Record<string, string> = Object.create(null) as Record<string, string>;
           const cookies: string[] = [];

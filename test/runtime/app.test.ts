@@ -66,6 +66,25 @@ for (const engine of TEST_ENGINES) {
       });
     });
 
+    test("waitSignal gives up a waiting call; a running call ends normally and keeps its instance", async () => {
+      await withRuntime(engine, async (runtime) => {
+        const app = await runtime.load(
+          `let calls = 0; export default async function (ms) { calls++; await new Promise((r) => setTimeout(r, ms)); return calls; }`,
+          { instances: 1 },
+        );
+        const controller = new AbortController();
+        const running = app.call(200, { waitSignal: controller.signal });
+        const waiting = app.call(0, { waitSignal: controller.signal });
+        setTimeout(() => controller.abort(), 50);
+        assert.equal(ok(await running), 1);
+        const given = await waiting;
+        assert.equal(!given.ok && given.error.message, "the call was aborted while it waited for an instance");
+        assert.equal(ok(await app.call(0)), 2);
+        assert.equal(app.stats().recycled, 0);
+        await app.close();
+      });
+    });
+
     test("calls aborted as their answers arrive never leave a dead instance in use", async () => {
       await withRuntime(engine, async (runtime) => {
         const app = await runtime.load(`export default { fetch() { return new Response("hi"); } };`, {

@@ -105,6 +105,46 @@ describe("warden serve: the front door", () => {
     );
   });
 
+  test("a client that goes away: a running call ends normally and keeps its instance, a waiting one is given up", async () => {
+    const counting = appsDir({
+      "count.js": `let count = 0;
+export default { async fetch(request) {
+  count++;
+  if (new URL(request.url).pathname === "/slow") await new Promise((r) => setTimeout(r, 300));
+  return new Response(String(count));
+} };`,
+    });
+    await withServer({ path: counting, instances: 1 }, async (server, logs) => {
+      assert.equal(await (await fetch(`${server.url}/count/`)).text(), "1");
+      // Two slow requests on one instance: the first runs, the second waits for the instance;
+      // both clients give up while the first runs.
+      const gone = await Promise.allSettled([
+        fetch(`${server.url}/count/slow`, { signal: AbortSignal.timeout(100) }),
+        fetch(`${server.url}/count/slow`, { signal: AbortSignal.timeout(100) }),
+      ]);
+      assert.deepEqual(
+        gone.map((r) => r.status),
+        ["rejected", "rejected"],
+      );
+      const ended = () => logs.messages("request").filter((l) => l["path"] === "/count/slow");
+      while (ended().length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      // The running call ran to its end on the same instance: its module state goes on (count 2
+      // was the slow request that ran; the waiting one never did). Stopping it would have cost
+      // the instance, and the count would start again at 1.
+      assert.equal(await (await fetch(`${server.url}/count/`)).text(), "3");
+      assert.equal(logs.messages("instance recycled").length, 0);
+      assert.deepEqual(
+        ended()
+          .map((l) => [l["status"], l["errorMessage"]])
+          .sort(),
+        [
+          [499, "the call was aborted while it waited for an instance"],
+          [499, "the client went away"],
+        ],
+      );
+    });
+  });
+
   test("--user-from header:NAME gives each key its own bulkhead slots", async () => {
     await withServer(
       {
