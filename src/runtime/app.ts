@@ -289,7 +289,9 @@ export class LoadedApp {
     let instance: EngineInstance;
     const { signal, waitSignal } = options;
     try {
-      instance = await this.acquire(signal && waitSignal ? AbortSignal.any([signal, waitSignal]) : (signal ?? waitSignal));
+      instance = await this.acquire(
+        signal && waitSignal ? AbortSignal.any([signal, waitSignal]) : (signal ?? waitSignal),
+      );
     } catch (error) {
       return {
         ok: false,
