@@ -387,7 +387,7 @@ export class V8Engine implements Engine {
     if (this.closed) throw new EngineError("the v8 engine is closed");
     const sandbox = this.pick(true);
     // Counted from the start, so that loads started together spread over the processes (an app
-    // growing to 8 instances at once put all 8 in one process).
+    // growing to 8 instances at once put 7 of them in one process).
     sandbox.instances++;
     const { source, filename, limits } = request;
     let instanceId = 0;
