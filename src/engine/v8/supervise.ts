@@ -94,6 +94,13 @@ export async function superviseRun(
     const parsed = parseFinish(finished);
     status = parsed.status;
     outcome = status.dead ? { ok: false, error: limitFromStatus(status.dead) } : { ok: true, json: parsed.json };
+    if (outcome.ok && (aborted || killed || watchdog.tripped)) {
+      // The abort or the watchdog disposed the isolate while the guest's answer was already on its
+      // way to this thread: the run ends as they say (below). Reported as a success, a warm
+      // instance would look alive to the host, which would send its next call to an isolate that
+      // is gone.
+      throw new Error("the isolate was disposed as the run's answer arrived");
+    }
   } catch (error) {
     outcome = {
       ok: false,
@@ -108,18 +115,6 @@ export async function superviseRun(
     calls?.abort(RUN_ENDED);
     watchdog.stop();
     request.signal?.removeEventListener("abort", onAbort);
-  }
-  const trip = killed ?? watchdog.tripped;
-  if (outcome.ok && (aborted || trip)) {
-    // The abort or the watchdog disposed the isolate while the guest's answer was already on its
-    // way to this thread: the run ends as they say. Reported as a success, a warm instance would
-    // look alive to the host, which would send its next call to an isolate that is gone.
-    outcome = {
-      ok: false,
-      error: aborted
-        ? new AbortedError("the run was aborted", { cause: request.signal?.reason })
-        : new LimitExceededError(trip!),
-    };
   }
   const usage: Usage = {
     wallMs: watchdog.elapsedMs(),
