@@ -1,21 +1,33 @@
 /**
  * One target of the serve benchmark (bench/serve.ts), run in a process of its own so that the load
  * generator never shares its event loop: `node --no-node-snapshot --import tsx bench/serve-target.ts
- * <fastify|fastify-ivm|warden-v8|warden-quickjs|warden-overload> <apps dir>`. Prints one JSON line
+ * <fastify|fastify-ivm|fastify-ivm-processes|warden-v8|warden-v8-16|warden-quickjs|warden-overload> <apps dir>`. Prints one JSON line
  * `{"url": ..., "adminUrl"?: ...}` once it listens, and stops on SIGTERM.
  */
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import Fastify from "fastify";
 import ivm from "isolated-vm";
 import { pino } from "pino";
 import { startServer, type ServeHandle } from "../src/serve/index.js";
+import { rawIsolatedVmProcesses } from "./ivm-process.js";
 
 /** What every target answers: the same text, as plain text. */
 export const HELLO = "Hello World!";
 
-async function fastify(withIsolate: boolean): Promise<{ url: string; close(): Promise<void> }> {
+async function fastify(withIsolate: boolean | "processes"): Promise<{ url: string; close(): Promise<void> }> {
   const app = Fastify({ logger: false });
-  if (withIsolate) {
+  let stopChildren = async () => {};
+  if (withIsolate === "processes") {
+    // The same warm function, in an isolate in each of CPUS child processes (the boundary that
+    // keeps a fatal V8 error out of the server), one process.send each way per request, no limits.
+    const children = await rawIsolatedVmProcesses(availableParallelism(), `(url) => ${JSON.stringify(HELLO)}`, 128);
+    stopChildren = () => children.close();
+    app.get("/*", async (request, reply) => {
+      const text = (await children.call(request.url)) as string;
+      return reply.type("text/plain;charset=UTF-8").send(text);
+    });
+  } else if (withIsolate) {
     // A warm context made once; per request one call of a function Reference, no limits.
     const isolate = new ivm.Isolate({ memoryLimit: 128 });
     const context = await isolate.createContext();
@@ -30,7 +42,13 @@ async function fastify(withIsolate: boolean): Promise<{ url: string; close(): Pr
     app.get("/*", async (_request, reply) => reply.type("text/plain;charset=UTF-8").send(HELLO));
   }
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
-  return { url: `${url}/hello`, close: () => app.close() };
+  return {
+    url: `${url}/hello`,
+    close: async () => {
+      await app.close();
+      await stopChildren();
+    },
+  };
 }
 
 async function warden(
@@ -60,21 +78,20 @@ async function warden(
   return { url: `${server.url}/hello`, adminUrl: server.adminUrl, close: () => server.close() };
 }
 
+/** Each target by name, started on demand. */
+const TARGETS: Record<string, (appsDir: string) => Promise<{ url: string; close(): Promise<void> }>> = {
+  fastify: () => fastify(false),
+  "fastify-ivm": () => fastify(true),
+  "fastify-ivm-processes": () => fastify("processes"),
+  "warden-v8": (appsDir) => warden("v8", appsDir, false),
+  "warden-v8-16": (appsDir) => warden("v8", appsDir, false, 16),
+  "warden-quickjs": (appsDir) => warden("quickjs", appsDir, false),
+  "warden-overload": (appsDir) => warden("v8", appsDir, true),
+};
+
 async function start(target: string | undefined, appsDir: string): Promise<void> {
-  const started =
-    target === "fastify"
-      ? await fastify(false)
-      : target === "fastify-ivm"
-        ? await fastify(true)
-        : target === "warden-v8"
-          ? await warden("v8", appsDir, false)
-          : target === "warden-v8-16"
-            ? await warden("v8", appsDir, false, 16)
-            : target === "warden-quickjs"
-              ? await warden("quickjs", appsDir, false)
-              : target === "warden-overload"
-                ? await warden("v8", appsDir, true)
-                : undefined;
+  const starter = target === undefined ? undefined : TARGETS[target];
+  const started = starter ? await starter(appsDir) : undefined;
   if (!started) {
     console.error(`unknown target ${String(target)}`);
     process.exit(2);

@@ -4,6 +4,8 @@
  * warm-up then 5 s measured per target) against
  * - a plain Fastify route,
  * - Fastify + raw isolated-vm: a function Reference on a warm context called per request, no limits,
+ * - the same with the isolates in child processes (one per CPU, one `process.send` each way per
+ *   request): the floor of keeping V8 out of the server's process, as warden serve does,
  * - workerd (the npm package) serving the same hello-world Workers module,
  * - `warden serve` on the v8 and the quickjs engine, every limit, the bulkhead, logs (to
  *   /dev/null) and metrics on;
@@ -179,6 +181,7 @@ export async function main(): Promise<void> {
     );
     await run("fastify (plain route)", () => startTarget("fastify", appsDir));
     await run("fastify + raw isolated-vm (warm Reference)", () => startTarget("fastify-ivm", appsDir));
+    await run("fastify + raw isolated-vm in child processes", () => startTarget("fastify-ivm-processes", appsDir));
     const workerd = workerdBinary();
     if ("path" in workerd) await run("workerd", () => startWorkerd(workerd.path));
     else rows.push({ name: "workerd", note: `unavailable (${workerd.reason})` });

@@ -3,11 +3,13 @@
  * the raw engines' warm calls in the same process and the same run:
  * (a) sequential `app.call(i)` of `export default (x) => x + 1`, p50/p99 in µs:
  * Warden v8 vs raw isolated-vm `reference.apply` on a warm context (an isolate
- * made once, in this process), Warden quickjs vs raw quickjs-emscripten
+ * made once, in this process) and vs the same behind a process boundary (the
+ * isolate in a child process, one `process.send` each way: the floor of keeping
+ * isolates out of the host, as Warden does), Warden quickjs vs raw quickjs-emscripten
  * `context.callFunction` on a warm context on this thread;
  * (b) calls/s with 64 calls in flight: Warden v8 and Warden quickjs (the
  * engine's default instances) vs the raw peers at their best configuration here (raw
- * isolated-vm on 1 and on N isolates; raw quickjs-emscripten on this thread,
+ * isolated-vm on 1 and on N isolates, and in 1 and N child processes; raw quickjs-emscripten on this thread,
  * and on 1 and N worker threads);
  * (c) `app.fetch` requests/s, sequential and with 64 in flight, for a small
  * Workers-style app, vs the same module's `fetch` run in the host itself (no
@@ -25,6 +27,7 @@ import { createRuntime, type LoadedApp, type Runtime } from "../src/index.js";
 import { QUICKJS_STACK_BYTES, WORKER_STACK_MB } from "../src/engine/quickjs/engine.js";
 import { defaultInstances } from "../src/engine/index.js";
 import { percentile, printTable } from "./stats.js";
+import { rawIsolatedVmProcesses } from "./ivm-process.js";
 
 /** The warm call's guest. */
 export const INCREMENT = "export default (x) => x + 1;";
@@ -303,6 +306,14 @@ export async function main(): Promise<void> {
     const wardenV8 = open(wardenCaller(await load(v8, INCREMENT)));
     const wardenQuickJS = open(wardenCaller(await load(quickjs, INCREMENT)));
     const rawIvm: Record<number, Caller> = { 1: open(rawIsolatedVm(1)), [CPUS]: open(rawIsolatedVm(CPUS)) };
+    const inProcesses = async (count: number): Promise<Caller> => {
+      const caller = await rawIsolatedVmProcesses(count, INCREMENT_EXPRESSION, MEMORY_MB);
+      return { call: async (x) => (await caller.call(x)) as number, close: () => caller.close() };
+    };
+    const rawIvmProcesses: Record<number, Caller> = {
+      1: open(await inProcesses(1)),
+      [CPUS]: open(await inProcesses(CPUS)),
+    };
     const rawQuickJS = open(await rawQuickJSHere());
     const rawQuickJSWorkers: Record<number, Caller> = {
       1: open(await rawQuickJSThreads(1)),
@@ -312,6 +323,7 @@ export async function main(): Promise<void> {
     // (a) Sequential warm calls.
     const latency = {
       rawV8: await sequential(rawIvm[1]!),
+      rawV8Process: await sequential(rawIvmProcesses[1]!),
       wardenV8: await sequential(wardenV8),
       rawQuickJS: await sequential(rawQuickJS),
       rawQuickJSThread: await sequential(rawQuickJSWorkers[1]!),
@@ -325,6 +337,7 @@ export async function main(): Promise<void> {
       }
     };
     pair("v8 (raw: isolated-vm reference.apply, warm context)", latency.rawV8, latency.wardenV8);
+    pair("v8 (raw: the same in a child process, process.send)", latency.rawV8Process, latency.wardenV8);
     pair("quickjs (raw: callFunction, warm context, this thread)", latency.rawQuickJS, latency.wardenQuickJS);
     pair("quickjs (raw: the same on a worker thread)", latency.rawQuickJSThread, latency.wardenQuickJS);
     printTable(
@@ -343,6 +356,8 @@ export async function main(): Promise<void> {
     const figures = {
       rawIvm1: await throughputOf(rawIvm[1]!),
       rawIvmN: await throughputOf(rawIvm[CPUS]!),
+      rawIvmProcess1: await throughputOf(rawIvmProcesses[1]!),
+      rawIvmProcessN: await throughputOf(rawIvmProcesses[CPUS]!),
       wardenV8: await throughputOf(wardenV8),
       rawQuickJSHere: await throughputOf(rawQuickJS),
       rawQuickJS1: await throughputOf(rawQuickJSWorkers[1]!),
@@ -350,6 +365,7 @@ export async function main(): Promise<void> {
       wardenQuickJS: await throughputOf(wardenQuickJS),
     };
     const bestV8 = Math.max(figures.rawIvm1, figures.rawIvmN);
+    const bestV8Process = Math.max(figures.rawIvmProcess1, figures.rawIvmProcessN);
     const bestQuickJS = Math.max(figures.rawQuickJSHere, figures.rawQuickJS1, figures.rawQuickJSN);
     printTable(
       `(b) Warm calls/s, ${IN_FLIGHT} in flight (Warden: the default instances, v8 ${defaultInstances("v8", CPUS)}, quickjs ${defaultInstances("quickjs", CPUS)}; same process, same run)`,
@@ -362,6 +378,14 @@ export async function main(): Promise<void> {
           "",
           rate(figures.wardenV8),
           ratio(figures.wardenV8, bestV8),
+        ],
+        [
+          "v8 (raw: isolated-vm in child processes)",
+          rate(figures.rawIvmProcess1),
+          rate(figures.rawIvmProcessN),
+          "",
+          rate(figures.wardenV8),
+          ratio(figures.wardenV8, bestV8Process),
         ],
         [
           "quickjs (raw: worker threads / this thread)",
