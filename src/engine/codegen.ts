@@ -46,8 +46,9 @@ export class GuestCode {
   constructor(private readonly program: () => PreparedSource | undefined) {}
 
   /**
-   * Instruments code for the sandbox. `mode` is `"eval"` (`a` is the code) or
-   * a {@link DynamicFunctionKind} (`a` the parameter list, `b` the body).
+   * Instruments code for the sandbox. `mode` is `"eval"` (a direct eval: `a` is the code),
+   * `"globalEval"` (an indirect eval, whose code runs in the global scope) or a
+   * {@link DynamicFunctionKind} (`a` the parameter list, `b` the body).
    * Returns `"1" + code`, or `"0" + message` for a syntax error, which the
    * prelude throws as the guest realm's own `SyntaxError`.
    */
@@ -59,7 +60,7 @@ export class GuestCode {
     try {
       let output = made.get(key);
       if (!output) {
-        if (mode === "eval") output = instrumentEval(a, undefined, counted);
+        if (mode === "eval" || mode === "globalEval") output = instrumentEval(a, undefined, counted, mode === "globalEval");
         else if (KINDS.has(mode)) output = instrumentFunction(mode as DynamicFunctionKind, a, b, counted);
         else return `0unknown code generation mode ${mode}`;
       }

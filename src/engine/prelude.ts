@@ -298,7 +298,7 @@ ${RESIZABLE_PRELUDE}
   const indirectEval = native(
     {
       eval(code) {
-        return typeof code === "string" ? realEval(compile("eval", code, "")) : code;
+        return typeof code === "string" ? realEval(compile("globalEval", code, "")) : code;
       },
     }.eval,
     "eval",
@@ -472,12 +472,14 @@ const ${DIRECT_EVAL_ARGS} = ${PRELUDE_API}.directEvalArgs;
 const ${READ_EVAL} = ${PRELUDE_API}.readEval;
 const ${WITH_SCOPE} = ${PRELUDE_API}.withScope;
 // Like import(): the specifier is made a string first, and whatever fails rejects the promise.
-const ${DYNAMIC_IMPORT} = (specifier) => {
+// The engine's own Promise and Error, taken now: a guest that replaces the globals still gets a
+// real promise from import(), as it would raw.
+const ${DYNAMIC_IMPORT} = ((PromiseCtor, ErrorCtor, apply, reject) => (specifier) => {
   try {
-    return Promise.reject(new Error("import() is not available in the sandbox (requested " + ${"`${specifier}`"} + ")"));
+    return apply(reject, PromiseCtor, [new ErrorCtor("import() is not available in the sandbox (requested " + ${"`${specifier}`"} + ")")]);
   } catch (error) {
-    return Promise.reject(error);
+    return apply(reject, PromiseCtor, [error]);
   }
-};
+})(Promise, Error, Reflect.apply, Promise.reject);
 ${PRELUDE_API};
 `);

@@ -187,6 +187,7 @@ class Edits {
  * instruction budget nor the depth limit is on) calls, loops and suspensions
  * are not counted at all: only the guards the other limits need remain.
  */
+/** `script`: `ast` runs in the global scope (a script, or an indirect eval's code). */
 function instrumentTree(source: string, ast: AnyNode, edits: Edits, script: boolean, counted: boolean): void {
   const { s } = edits;
   let shadows: { start: number; end: number }[] | undefined;
@@ -473,10 +474,17 @@ export interface InstrumentedEval {
  * at its top level, so its completion value (what `eval` returns) and its
  * declarations are the guest's own. `ast` is the source's tree when the
  * caller has parsed it already; `counted` as for {@link instrument}.
+ * `global`: the code runs in the global scope (an indirect eval), so a `var
+ * eval` in it declares the global `eval`, as a script's does.
  */
-export function instrumentEval(source: string, ast: AnyNode = parseEvalCode(source), counted = true): InstrumentedEval {
+export function instrumentEval(
+  source: string,
+  ast: AnyNode = parseEvalCode(source),
+  counted = true,
+  global = false,
+): InstrumentedEval {
   const edits = new Edits(source);
-  instrumentTree(source, ast, edits, false, counted);
+  instrumentTree(source, ast, edits, global, counted);
   const code = edits.s.toString();
   const map = edits.s.generateMap({ hires: true, includeContent: false });
   return { code, reverse: new ReverseMap(source, code, map, edits.replaced) };

@@ -63,7 +63,8 @@ const EvalParser = Parser.extend(
 const EVAL_OPTIONS: Options = {
   ...BASE_OPTIONS,
   sourceType: "script",
-  allowHashBang: false,
+  // Code given to eval is a Script, which may start with a hashbang (`eval("#!\n1")` is 1); a
+  // function constructor's code is parsed inside its wrapper, where none can start.
   allowSuperOutsideMethod: true,
   checkPrivateFields: false,
 };

@@ -277,6 +277,34 @@ var a = 1, eval = function (x) { return "mine " + x }, b = 2
 `,
   },
   {
+    // test262: language/statements/variable/12.2.1-9-s.js
+    name: "an indirect eval's var eval declares the global eval",
+    source: `
+var s = eval
+s("var eval;")
+var before = typeof eval
+s("var eval = function (x) { return 'mine ' + x }; var other = 1")
+;[before, eval(3), other]
+`,
+  },
+  {
+    // test262: language/comments/hashbang/eval.js, eval-indirect.js, no-line-separator.js
+    name: "code given to eval may start with a hashbang",
+    source: `[eval("#!\\n1"), eval("#!2\\n"), (0, eval)("#!\\n3"), eval("#!"), typeof eval("#!\\n(function () {})")]`,
+  },
+  {
+    // test262: language/expressions/dynamic-import/returns-promise.js
+    name: "import() returns the engine's own promise when the guest replaced Promise",
+    source: `
+const original = Promise
+globalThis.Promise = function () { throw new Error("replaced Promise called") }
+const p = import("./missing-module.js")
+globalThis.Promise = original
+p.catch(() => {})
+;[p.constructor === original, Object.getPrototypeOf(p) === original.prototype, Object.hasOwn(p, "then")]
+`,
+  },
+  {
     name: "a sloppy script's top-level let eval",
     source: `
 let argument, eval
