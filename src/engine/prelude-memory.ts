@@ -47,7 +47,7 @@ export const MEMORY_PRELUDE = String.raw`
  * memory limit cannot see them (V8: their memory comes from the page
  * allocator, not the heap the isolate's limit watches). A JavaScript source
  * fragment spliced into the prelude's body after `kill`, `memoryLimit`, `replaceValue`,
- * `apply` and `native`; it does nothing where the engine has no resizable
+ * `apply`, `native` and `RangeErrorCtor`; it does nothing where the engine has no resizable
  * buffers or counts them itself (QuickJS: they live in its metered heap, and
  * its FinalizationRegistry has no `cleanupSome`).
  *
@@ -74,6 +74,10 @@ export const RESIZABLE_PRELUDE = String.raw`
   if (registryPrototype !== undefined) delete registryPrototype.cleanupSome;
   let offHeapBytes = 0;
   let offHeapPeak = 0;
+  // RangeErrors of a QuickJS resize past maxByteLength: the guest's own (see convert), marked here.
+  const resizeRangeErrors = new WeakSet();
+  const weakSetHas = WeakSet.prototype.has;
+  const isResizeRangeError = (error) => apply(weakSetHas, resizeRangeErrors, [error]);
   {
     const ArrayBufferCtor = ArrayBuffer;
     const bufferPrototype = ArrayBufferCtor.prototype;
@@ -137,6 +141,26 @@ export const RESIZABLE_PRELUDE = String.raw`
       replaceValue(bufferPrototype, "resize", resize);
       replaceValue(bufferPrototype, "constructor", counted);
       replaceValue(globalThis, "ArrayBuffer", counted);
+    } else if (resizeSlot && typeof cleanupSome !== "function") {
+      // QuickJS words a resize past maxByteLength, a RangeError the guest may catch, as it words
+      // its own 2 GiB cap on a buffer ("invalid array buffer length"), which convert takes for
+      // the memory limit: a resize only ever throws it for the former.
+      const realResize = resizeSlot.value;
+      const mark = WeakSet.prototype.add;
+      const resize = native(
+        {
+          resize(newLength) {
+            try {
+              return apply(realResize, this, [newLength]);
+            } catch (error) {
+              if (error instanceof RangeErrorCtor) apply(mark, resizeRangeErrors, [error]);
+              throw error;
+            }
+          },
+        }.resize,
+        "resize",
+      );
+      replaceValue(bufferPrototype, "resize", resize);
     }
   }
 `;

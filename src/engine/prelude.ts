@@ -212,7 +212,8 @@ const ${PRELUDE_API} = (() => {
       if (message === "Maximum call stack size exceeded" || message === "stack overflow") kill("recursion", depthLimit > 0 ? depthLimit : 0, depthLimit > 0 ? ${DEPTH} : undefined);
       if (memoryLimit > 0 && (message === "Array buffer allocation failed" || message === "Invalid string length")) kill("memory", memoryLimit, undefined);
       // QuickJS: a failed allocation, or an ArrayBuffer or string longer than QuickJS allows at all.
-      if (memoryLimit > 0 && (message === "out of memory" || message === "invalid array buffer length" || message === "invalid string length")) kill("memory", memoryLimit, undefined);
+      if (memoryLimit > 0 && (message === "out of memory" || message === "invalid string length")) kill("memory", memoryLimit, undefined);
+      if (memoryLimit > 0 && message === "invalid array buffer length" && !isResizeRangeError(error)) kill("memory", memoryLimit, undefined);
     }
   };
 ${MEMORY_PRELUDE}

@@ -305,6 +305,19 @@ p.catch(() => {})
 `,
   },
   {
+    // test262: built-ins/ArrayBuffer/prototype/resize/new-length-excessive.js (QuickJS words this
+    // RangeError as it words its 2 GiB cap on a buffer, which is the memory limit)
+    name: "a resize past maxByteLength is a RangeError the guest catches",
+    source: `
+const ab = new ArrayBuffer(4, { maxByteLength: 4 })
+const caught = []
+for (const length of [5, -1]) {
+  try { ab.resize(length) } catch (e) { caught.push(e.name, e instanceof RangeError) }
+}
+;[caught, ab.byteLength]
+`,
+  },
+  {
     name: "a sloppy script's top-level let eval",
     source: `
 let argument, eval
