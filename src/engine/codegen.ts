@@ -17,6 +17,8 @@ import {
   type PreparedSource,
 } from "../transform/index.js";
 
+/** The prefix of a compile mode whose texts cross as JSON (see {@link GuestCode.compile}). */
+const JSON_MODE = "json:";
 const KINDS = new Set<string>(["normal", "generator", "async", "asyncGenerator"]);
 
 /** Instrumented code made from small strings, most recently used last; shared by all runs of this process. */
@@ -50,9 +52,16 @@ export class GuestCode {
    * `"globalEval"` (an indirect eval, whose code runs in the global scope) or a
    * {@link DynamicFunctionKind} (`a` the parameter list, `b` the body).
    * Returns `"1" + code`, or `"0" + message` for a syntax error, which the
-   * prelude throws as the guest realm's own `SyntaxError`.
+   * prelude throws as the guest realm's own `SyntaxError`. A mode prefixed with
+   * `"json:"` takes and gives its texts as JSON (code with a lone surrogate).
    */
   compile(mode: string, a: string, b: string): string {
+    // "json:" + mode: code with a lone surrogate, which crossed as JSON text and goes back as such
+    // (QuickJS hands strings over as UTF-8, which cannot carry one; see the prelude's compile).
+    if (mode.startsWith(JSON_MODE)) {
+      const answer = this.compile(mode.slice(JSON_MODE.length), JSON.parse(a) as string, JSON.parse(b) as string);
+      return answer[0]! + JSON.stringify(answer.slice(1));
+    }
     // Generated code is counted as the run's own program is (uncounted only when neither the
     // instruction budget nor the depth limit is on).
     const counted = this.program()?.counted ?? true;
@@ -60,7 +69,8 @@ export class GuestCode {
     try {
       let output = made.get(key);
       if (!output) {
-        if (mode === "eval" || mode === "globalEval") output = instrumentEval(a, undefined, counted, mode === "globalEval");
+        if (mode === "eval" || mode === "globalEval")
+          output = instrumentEval(a, undefined, counted, mode === "globalEval");
         else if (KINDS.has(mode)) output = instrumentFunction(mode as DynamicFunctionKind, a, b, counted);
         else return `0unknown code generation mode ${mode}`;
       }

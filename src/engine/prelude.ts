@@ -283,13 +283,20 @@ ${RESIZABLE_PRELUDE}
   // what eval and the function constructors make is metered like any guest code. Off when the run
   // says allowCodeGeneration: false, with the engine's own error.
   const realEval = globalThis.eval;
+  const wellFormed = StringCtor.prototype.isWellFormed;
+  // Taken now: a guest's String.prototype.slice must never see (or replace) the compiled code.
+  const stringSlice = StringCtor.prototype.slice;
   const compile = (mode, a, b) => {
     if (!codegen) throw new EvalErrorCtor("Code generation from strings disallowed for this context (allowCodeGeneration: false)");
     checkSize(a);
     checkSize(b);
-    const answer = hostCompile(mode, a, b);
-    if (answer[0] === "1") return answer.slice(1);
-    throw new SyntaxErrorCtor(answer.slice(1));
+    // QuickJS hands strings to the host as UTF-8, which has no way to write a lone surrogate
+    // (eval("/\uD800/") would lose it): such code crosses as JSON text, which escapes it, both ways.
+    const escaped = typeof wellFormed === "function" && !(apply(wellFormed, a, []) && apply(wellFormed, b, []));
+    const answer = escaped ? hostCompile("json:" + mode, stringify(a), stringify(b)) : hostCompile(mode, a, b);
+    const text = escaped ? parseJson(apply(stringSlice, answer, [1])) : apply(stringSlice, answer, [1]);
+    if (answer[0] === "1") return text;
+    throw new SyntaxErrorCtor(text);
   };
   const directEval = (code) => (typeof code === "string" ? compile("eval", code, "") : code);
   const directEvalArgs = (args) => {

@@ -232,6 +232,22 @@ for (const engine of TEST_ENGINES) {
         );
       });
 
+      test("the sandbox's handling of compiled code never calls built-ins the guest replaced", async () => {
+        // Each replacement would hand the engine uninstrumented code (a loop no limit counts but the
+        // wall clock) if the sandbox called it; the code asked for runs instead, metered.
+        const attempts: [string, unknown][] = [
+          ["String.prototype.slice = () => 'for (;;) {}'; eval('1')", 1],
+          ["String.prototype.slice = () => 'for (;;) {}'; new Function('return 2')()", 2],
+          ["String.prototype.isWellFormed = () => false; JSON.parse = () => 'for (;;) {}'; eval('3')", 3],
+          ["JSON.stringify = () => 'for (;;) {}'; eval('\"\\uD800\".length + 3')", 4],
+        ];
+        for (const [attempt, expected] of attempts) {
+          const result = await runtime.run(attempt, { limits: { maxInstructions: 100_000, timeoutMs: 5_000 } });
+          assert.ok(result.ok, `${attempt}: ${result.ok ? "" : result.error.message}`);
+          assert.equal(result.value, expected, attempt);
+        }
+      });
+
       test("with cannot lend the instrumentation's names to the guest", async () => {
         const limits = { limits: { maxInstructions: 100_000, timeoutMs: 5_000 } };
         await limitHit(
