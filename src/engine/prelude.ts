@@ -136,6 +136,9 @@ const ${PRELUDE_API} = (() => {
   const weakMapSet = WeakMap.prototype.set;
   const freeze = Object.freeze;
   const StringCtor = String;
+  // Taken now: a guest's String.prototype.slice must never see (or replace) the compiled code.
+  const stringSlice = StringCtor.prototype.slice;
+  const stringIndexOf = StringCtor.prototype.indexOf;
   const isArray = Array.isArray;
   // The engine's own Promise methods: a guest that patches Promise.prototype.then sees no extra calls.
   const PromiseCtor = Promise;
@@ -232,7 +235,7 @@ ${MEMORY_PRELUDE}
         const head = StringCtor(value);
         if (typeof stack !== "string" || stack === "") return head;
         // QuickJS's stacks list the frames only.
-        return stack.slice(0, head.length) === head ? stack : head + "\n" + stack;
+        return apply(stringSlice, stack, [0, head.length]) === head ? stack : head + "\n" + stack;
       } catch {}
     }
     if (typeof value === "function") return "[Function " + (value.name || "anonymous") + "]";
@@ -284,8 +287,6 @@ ${RESIZABLE_PRELUDE}
   // says allowCodeGeneration: false, with the engine's own error.
   const realEval = globalThis.eval;
   const wellFormed = StringCtor.prototype.isWellFormed;
-  // Taken now: a guest's String.prototype.slice must never see (or replace) the compiled code.
-  const stringSlice = StringCtor.prototype.slice;
   const compile = (mode, a, b) => {
     if (!codegen) throw new EvalErrorCtor("Code generation from strings disallowed for this context (allowCodeGeneration: false)");
     checkSize(a);
@@ -380,7 +381,7 @@ ${RESIZABLE_PRELUDE}
         const fake = apply(weakMapGet, natives, [this]);
         if (fake !== undefined) return fake;
         const text = apply(realToString, this, []);
-        if (text.indexOf("${RESERVED_PREFIX}") < 0) return text;
+        if (apply(stringIndexOf, text, ["${RESERVED_PREFIX}"]) < 0) return text;
         const original = hostOriginal(text);
         return original === "" ? text : original;
       },
