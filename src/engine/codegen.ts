@@ -53,11 +53,11 @@ export class GuestCode {
    * {@link DynamicFunctionKind} (`a` the parameter list, `b` the body).
    * Returns `"1" + code`, or `"0" + message` for a syntax error, which the
    * prelude throws as the guest realm's own `SyntaxError`. A mode prefixed with
-   * `"json:"` takes and gives its texts as JSON (code with a lone surrogate).
+   * `"json:"` takes and gives its texts as JSON (code with a lone surrogate or a NUL).
    */
   compile(mode: string, a: string, b: string): string {
-    // "json:" + mode: code with a lone surrogate, which crossed as JSON text and goes back as such
-    // (QuickJS hands strings over as UTF-8, which cannot carry one; see the prelude's compile).
+    // "json:" + mode: code with a lone surrogate or a NUL, which crossed as JSON text and goes back
+    // as such (QuickJS hands strings over as NUL-terminated UTF-8; see the prelude's compile).
     if (mode.startsWith(JSON_MODE)) {
       const answer = this.compile(mode.slice(JSON_MODE.length), JSON.parse(a) as string, JSON.parse(b) as string);
       return answer[0]! + JSON.stringify(answer.slice(1));

@@ -291,9 +291,12 @@ ${RESIZABLE_PRELUDE}
     if (!codegen) throw new EvalErrorCtor("Code generation from strings disallowed for this context (allowCodeGeneration: false)");
     checkSize(a);
     checkSize(b);
-    // QuickJS hands strings to the host as UTF-8, which has no way to write a lone surrogate
-    // (eval("/\uD800/") would lose it): such code crosses as JSON text, which escapes it, both ways.
-    const escaped = typeof wellFormed === "function" && !(apply(wellFormed, a, []) && apply(wellFormed, b, []));
+    // QuickJS hands strings to the host as NUL-terminated UTF-8, which can carry neither a lone
+    // surrogate (eval("/\uD800/") would lose it) nor a NUL (eval("/*\0*/") would end at it): such
+    // code crosses as JSON text, which escapes both, both ways.
+    const unsafe = (text) =>
+      (typeof wellFormed === "function" && !apply(wellFormed, text, [])) || apply(stringIndexOf, text, ["\0"]) >= 0;
+    const escaped = unsafe(a) || unsafe(b);
     const answer = escaped ? hostCompile("json:" + mode, stringify(a), stringify(b)) : hostCompile(mode, a, b);
     const text = escaped ? parseJson(apply(stringSlice, answer, [1])) : apply(stringSlice, answer, [1]);
     if (answer[0] === "1") return text;

@@ -320,12 +320,15 @@ for (const length of [5, -1]) {
   {
     // test262: language/literals/regexp/S7.8.5_A1.1_T2.js and others (QuickJS hands strings to the
     // host as UTF-8, which cannot carry a lone surrogate)
-    name: "code given to eval and the function constructors keeps its lone surrogates",
+    name: "code given to eval and the function constructors keeps its lone surrogates and NULs",
     source: `
 const source = eval("/\uD800/").source
 const text = (0, eval)("'\uDC00' + 'a'")
 const made = new Function("return '\uDBFF' + '\uD83D\uDE00'")()
-;[source.length, source.charCodeAt(0), text.charCodeAt(0), made.length, made.charCodeAt(0), eval("'\uD83D\uDE00'") === "\uD83D\uDE00"]
+var nul = 0
+eval("/*var \\0nul = 1*/")
+const withNul = eval("'a\\0b'")
+;[source.length, source.charCodeAt(0), text.charCodeAt(0), made.length, made.charCodeAt(0), eval("'\uD83D\uDE00'") === "\uD83D\uDE00", nul, withNul.length, eval("/\\0/").source.charCodeAt(0), new Function("return '\\0'.length")()]
 `,
   },
   {
