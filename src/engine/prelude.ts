@@ -449,7 +449,15 @@ ${HOST_CALL_PRELUDE}
       delete globalThis.${RUN_CONFIG};
       configure(config);
       input = config.input === undefined ? undefined : parseJson(config.input);
-      defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
+      // A script's own global \`var input\` or \`function input\` exists before this runs (declarations
+      // are made before a script's first statement) and cannot be redefined: a var still unset gets
+      // the input, as an assignment; a function keeps its value, as it would raw.
+      const own = getOwnPropertyDescriptor(globalThis, "input");
+      if (own === undefined || own.configurable) {
+        defineProperty(globalThis, "input", { value: input, writable: true, enumerable: false, configurable: true });
+      } else if (own.writable && own.value === undefined) {
+        globalThis.input = input;
+      }
     },
     callInstance,
     finishLoad,

@@ -332,6 +332,24 @@ const withNul = eval("'a\\0b'")
 `,
   },
   {
+    // test262: every test that declares a global `var input` (Warden's run input is the global `input`)
+    name: "a script's own global var input",
+    source: `
+var before = typeof input
+var input = { own: 5 }
+function read() { return input }
+;[before, read(), input.own]
+`,
+  },
+  {
+    name: "a script's own global function input",
+    source: `
+var before = typeof input
+function input() { return 7 }
+;[before, input(), typeof input]
+`,
+  },
+  {
     name: "a sloppy script's top-level let eval",
     source: `
 let argument, eval
