@@ -1,8 +1,9 @@
-// Differential test262: every test (scripts; not modules, async tests or tests needing the
-// `$262` host hooks) run raw on the engine and under Warden on the same engine, outcomes
-// compared: "ok", or the name of the error thrown. A difference means Warden changed what a
-// program does (or hit a limit). Raw V8 is isolated-vm (a fresh context per test, a fresh
-// isolate every 100 tests); raw QuickJS is quickjs-emscripten (a fresh context per test).
+// Differential test262: every test (scripts, async ones included; not modules or tests needing
+// the `$262` host hooks) run raw on the engine and under Warden on the same engine, outcomes
+// compared: "ok", or the name of the error thrown; an async test's outcome is what it passed
+// to `$DONE`. A difference means Warden changed what a program does (or hit a limit). Raw V8 is
+// isolated-vm (a fresh context per test, a fresh isolate every 100 tests and for every async
+// test); raw QuickJS is quickjs-emscripten (a fresh context per test).
 //
 //   npm run build
 //   node --no-node-snapshot scripts/test262.mjs <test262 checkout> [--engine v8|quickjs]
@@ -76,13 +77,25 @@ function frontMatter(source) {
 function runnable(source, meta) {
   const body = source.replace(/\/\*---[\s\S]*?---\*\//, "");
   return !(
-    ["module", "async", "raw", "CanBlockIsTrue"].some((flag) => meta.flags.includes(flag)) ||
-    /\$262|\$DONE|\bprint\(/.test(body) ||
+    ["module", "raw", "CanBlockIsTrue"].some((flag) => meta.flags.includes(flag)) ||
+    /\$262|\bprint\(/.test(body) ||
     meta.features.some((feature) => SKIPPED_FEATURES.has(feature))
   );
 }
 
-/** The raw engine: `run(source)` answers "ok" or "throw:<name>". */
+/**
+ * An async test reports through `$DONE`, which here settles a promise that is the program's
+ * completion value (so both sides wait for it); a sync test's completion value is undefined
+ * (Warden awaits a script whose value is a promise).
+ */
+const ASYNC_HEAD = `var __done;
+var __finished = new Promise(function (resolve) { __done = resolve; });
+function $DONE(error) {
+  __done(error === undefined ? "done" : "fail:" + (error && error.constructor && error.constructor.name));
+}
+`;
+
+/** The raw engine: `run(source, async)` answers "ok" (an async test: "ok:" + what it passed to `$DONE`) or "throw:<name>". */
 async function rawEngine(engine) {
   const name = (error) => `throw:${error?.name ?? typeof error}`;
   if (engine === "v8") {
@@ -90,7 +103,25 @@ async function rawEngine(engine) {
     let isolate;
     let runs = 0;
     return {
-      run(source) {
+      async run(source, async) {
+        if (async) {
+          // Its own isolate: the tests in parallel must not see it disposed under them.
+          const own = new ivm.Isolate({ memoryLimit: 256 });
+          try {
+            const context = own.createContextSync();
+            const outcome = await context.eval(source, {
+              timeout: 5000,
+              filename: "test.js",
+              promise: true,
+              copy: true,
+            });
+            return `ok:${outcome}`;
+          } catch (error) {
+            return name(error);
+          } finally {
+            own.dispose();
+          }
+        }
         if (!isolate || runs++ % 100 === 0) {
           isolate?.dispose();
           isolate = new ivm.Isolate({ memoryLimit: 256 });
@@ -114,7 +145,7 @@ async function rawEngine(engine) {
   let module;
   let runs = 0;
   return {
-    async run(source) {
+    async run(source, async) {
       if (!module || runs++ % 100 === 0) module = await newQuickJSWASMModule();
       const current = module;
       const runtime = current.newRuntime();
@@ -126,8 +157,16 @@ async function rawEngine(engine) {
       try {
         const context = runtime.newContext();
         const result = context.evalCode(source, "test.js");
-        if (!result.error) return "ok";
-        return name(context.dump(result.error));
+        if (result.error) return name(context.dump(result.error));
+        if (!async) return "ok";
+        // Jobs until the completion promise settles (async tests need no timers).
+        for (let i = 0; i < 10_000 && context.getPromiseState(result.value).type === "pending"; i++) {
+          if (runtime.executePendingJobs(100).value === 0) break;
+        }
+        const state = context.getPromiseState(result.value);
+        if (state.type === "fulfilled") return `ok:${context.dump(state.value)}`;
+        if (state.type === "rejected") return name(context.dump(state.error));
+        return "pending";
       } catch (error) {
         module = undefined; // the module may be damaged
         return `crash:${error?.name}`;
@@ -144,9 +183,9 @@ const runtime = await createRuntime({
   configFile: false,
   limits: { maxInstructions: 1e9, timeoutMs: 10_000, cpuTimeMs: 10_000, memoryBytes: "256MB" },
 });
-async function underWarden(source) {
+async function underWarden(source, async) {
   const result = await runtime.run(source, { filename: "test.js" });
-  if (result.ok) return "ok";
+  if (result.ok) return async ? `ok:${result.value}` : "ok";
   const error = result.error;
   // A thrown primitive reaches the host as an Error "uncaught <type>: <value>".
   const primitive = /^uncaught (\w+): /.exec(error.guestMessage ?? "");
@@ -176,12 +215,15 @@ for (const dir of wanted) {
         : meta.flags.includes("noStrict")
           ? [false]
           : [false, true];
-      const includes = ["assert.js", "sta.js", ...meta.includes].map(harness).join("\n");
+      const async = meta.flags.includes("async");
+      const includes = ["assert.js", "sta.js", ...meta.includes.filter((name) => name !== "doneprintHandle.js")]
+        .map(harness)
+        .join("\n");
       for (const strict of modes) {
-        // The completion value is set to undefined: Warden awaits a script whose value is a promise.
-        const program = `${strict ? '"use strict";\n' : ""}${includes}\n${source}\n;void 0;\n`;
-        const expected = await raw.run(program);
-        const got = await underWarden(program);
+        const head = `${strict ? '"use strict";\n' : ""}${async ? ASYNC_HEAD : ""}`;
+        const program = `${head}${includes}\n${source}\n;${async ? "__finished" : "void 0"};\n`;
+        const expected = await raw.run(program, async);
+        const got = await underWarden(program, async);
         runs++;
         if (expected !== got)
           differences.push({ file: file.slice(root.length + 1), strict, raw: expected, warden: got });
