@@ -186,8 +186,8 @@ class Edits {
  * code it makes is instrumented too). With `counted` false (neither the
  * instruction budget nor the depth limit is on) calls, loops and suspensions
  * are not counted at all: only the guards the other limits need remain.
+ * `script`: `ast` runs in the global scope (a script, or an indirect eval's code).
  */
-/** `script`: `ast` runs in the global scope (a script, or an indirect eval's code). */
 function instrumentTree(source: string, ast: AnyNode, edits: Edits, script: boolean, counted: boolean): void {
   const { s } = edits;
   let shadows: { start: number; end: number }[] | undefined;
