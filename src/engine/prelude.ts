@@ -145,6 +145,8 @@ const ${PRELUDE_API} = (() => {
   const promiseResolveNative = Promise.resolve;
   const promiseThen = Promise.prototype.then;
   const promiseResolve = (value) => apply(promiseResolveNative, PromiseCtor, [value]);
+  const promiseRejectNative = Promise.reject;
+  const promiseReject = (reason) => apply(promiseRejectNative, PromiseCtor, [reason]);
   const then = (promise, onFulfilled) => apply(promiseThen, promise, [onFulfilled]);
 
   let depthLimit = 0;
@@ -287,16 +289,16 @@ ${RESIZABLE_PRELUDE}
   // says allowCodeGeneration: false, with the engine's own error.
   const realEval = globalThis.eval;
   const wellFormed = StringCtor.prototype.isWellFormed;
+  // QuickJS hands strings to the host as NUL-terminated UTF-8, which can carry neither a lone
+  // surrogate (eval("/\uD800/") would lose it) nor a NUL (eval("/*\0*/") would end at it): such
+  // code crosses as JSON text, which escapes both, both ways.
+  const crossesAsJson = (text) =>
+    (typeof wellFormed === "function" && !apply(wellFormed, text, [])) || apply(stringIndexOf, text, ["\0"]) >= 0;
   const compile = (mode, a, b) => {
     if (!codegen) throw new EvalErrorCtor("Code generation from strings disallowed for this context (allowCodeGeneration: false)");
     checkSize(a);
     checkSize(b);
-    // QuickJS hands strings to the host as NUL-terminated UTF-8, which can carry neither a lone
-    // surrogate (eval("/\uD800/") would lose it) nor a NUL (eval("/*\0*/") would end at it): such
-    // code crosses as JSON text, which escapes both, both ways.
-    const unsafe = (text) =>
-      (typeof wellFormed === "function" && !apply(wellFormed, text, [])) || apply(stringIndexOf, text, ["\0"]) >= 0;
-    const escaped = unsafe(a) || unsafe(b);
+    const escaped = crossesAsJson(a) || crossesAsJson(b);
     const answer = escaped ? hostCompile("json:" + mode, stringify(a), stringify(b)) : hostCompile(mode, a, b);
     const text = escaped ? parseJson(apply(stringSlice, answer, [1])) : apply(stringSlice, answer, [1]);
     if (answer[0] === "1") return text;
@@ -470,6 +472,15 @@ ${HOST_CALL_PRELUDE}
     directEvalArgs,
     indirectEval,
     withScope,
+    // Like import(): the specifier is made a string first, and whatever fails rejects the promise,
+    // the engine's own (a guest that replaced Promise or Error still gets a real promise, as raw).
+    dynamicImport(specifier) {
+      try {
+        return promiseReject(new ErrorBase("import() is not available in the sandbox (requested " + ${"`${specifier}`"} + ")"));
+      } catch (error) {
+        return promiseReject(error);
+      }
+    },
     readEval: (read) => {
       const value = read();
       return value === realEval ? indirectEval : value;
@@ -491,15 +502,6 @@ const ${DIRECT_EVAL} = ${PRELUDE_API}.directEval;
 const ${DIRECT_EVAL_ARGS} = ${PRELUDE_API}.directEvalArgs;
 const ${READ_EVAL} = ${PRELUDE_API}.readEval;
 const ${WITH_SCOPE} = ${PRELUDE_API}.withScope;
-// Like import(): the specifier is made a string first, and whatever fails rejects the promise.
-// The engine's own Promise and Error, taken now: a guest that replaces the globals still gets a
-// real promise from import(), as it would raw.
-const ${DYNAMIC_IMPORT} = ((PromiseCtor, ErrorCtor, apply, reject) => (specifier) => {
-  try {
-    return apply(reject, PromiseCtor, [new ErrorCtor("import() is not available in the sandbox (requested " + ${"`${specifier}`"} + ")")]);
-  } catch (error) {
-    return apply(reject, PromiseCtor, [error]);
-  }
-})(Promise, Error, Reflect.apply, Promise.reject);
+const ${DYNAMIC_IMPORT} = ${PRELUDE_API}.dynamicImport;
 ${PRELUDE_API};
 `);
