@@ -113,4 +113,45 @@ export const WARM_PRELUDE = String.raw`
   const callInstance = (namespace, kind, inputText, configText) =>
     warmPart().callInstance(namespace, kind, inputText, configText);
   const finishLoad = (namespace) => warmPart().finishLoad(namespace);
+
+  // A call the engine makes synchronously (engine/v8/instance.ts): startCall runs it up to its
+  // first wait; the guest's promise jobs run as the engine's synchronous call returns, so
+  // takeAnswer then has the answer of a call that needed no host (the answer, or null), and
+  // waitAnswer is the promise of one that did. The box is the prelude's own object, out of the
+  // guest's reach; the promise is the engine's, settled through the then captured at start.
+  let callBox;
+  const startCall = (namespace, kind, inputText, configText) => {
+    const box = { state: 0, value: undefined, promise: undefined };
+    callBox = box;
+    try {
+      box.promise = callInstance(namespace, kind, inputText, configText);
+    } catch (error) {
+      box.state = 2;
+      box.value = error;
+      return;
+    }
+    apply(promiseThen, box.promise, [
+      (value) => {
+        box.state = 1;
+        box.value = value;
+      },
+      (error) => {
+        box.state = 2;
+        box.value = error;
+      },
+    ]);
+  };
+  const takeAnswer = () => {
+    const box = callBox;
+    if (box === undefined || box.state === 0) return null;
+    callBox = undefined;
+    if (box.state === 2) throw box.value;
+    return box.value;
+  };
+  const waitAnswer = () => {
+    const box = callBox;
+    callBox = undefined;
+    if (box === undefined) return promiseReject(new TypeErrorCtor("no call is waiting for its answer"));
+    return box.state === 2 ? promiseReject(box.value) : box.promise;
+  };
 `;

@@ -462,6 +462,9 @@ ${HOST_CALL_PRELUDE}
       }
     },
     callInstance,
+    startCall,
+    takeAnswer,
+    waitAnswer,
     finishLoad,
     settleCall,
     trip,

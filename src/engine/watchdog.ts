@@ -67,6 +67,16 @@ export class Watchdog {
     this.timer = setTimeout(() => this.check(), Math.ceil(delay));
   }
 
+  /**
+   * Checks the budgets now instead of at the next timer: after the thread was blocked in a
+   * synchronous call, during which no timer could fire (its warnings are due, or a trip).
+   */
+  poll(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.check();
+  }
+
   private check(): void {
     this.timer = undefined;
     if (this.stopped) return;

@@ -24,12 +24,15 @@ import {
 import { assertSandboxFlags } from "./flags.js";
 import { WarmIsolate } from "./instance.js";
 import { IsolateRunner } from "./isolate-runner.js";
+import { SyncWatchdog } from "./sync-watchdog.js";
 import { RUNS_PER_PROCESS } from "./wire.js";
 
 // Never run guests with memory the isolate's limit cannot see: without the flags, fail to start.
 assertSandboxFlags();
 // As many warm isolates per memory limit as the host gives this process runs at a time (wire.ts).
 const engine = new IsolateRunner({ idleIsolates: RUNS_PER_PROCESS });
+/** Enforces the budgets of warm instances' synchronous calls (instance.ts), made on first load. */
+let syncWatchdog: SyncWatchdog | undefined;
 const aborts = new Map<number, AbortController>();
 let retired = false;
 
@@ -138,7 +141,14 @@ const instances = new Map<number, WarmIsolate>();
 function load(message: LoadMessage): Promise<void> {
   return answer(message.id, async (reporter, signal) => {
     const prepared = prepareSource(message.source, message.filename);
-    const { outcome, instance } = await WarmIsolate.load({ ...reporter, prepared, limits: message.limits, signal });
+    syncWatchdog ??= new SyncWatchdog();
+    const { outcome, instance } = await WarmIsolate.load({
+      ...reporter,
+      prepared,
+      limits: message.limits,
+      signal,
+      syncWatchdog,
+    });
     if (instance) instances.set(message.id, instance);
     return outcome;
   });

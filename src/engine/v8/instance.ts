@@ -13,17 +13,38 @@ import type { LimitValues } from "../../limits/index.js";
 import { notAModule } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
 import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox.js";
-import { superviseRun } from "./supervise.js";
+import { superviseRun, type RunControl } from "./supervise.js";
+import type { SyncWatchdog } from "./sync-watchdog.js";
 
 const { RUN_CONFIG } = names;
 
 const COPY_PROMISE = { result: { promise: true, copy: true } } as const;
+const COPY = { result: { copy: true } } as const;
+
+/**
+ * A call runs synchronously (below) only under a CPU budget at most this long: the process's
+ * main thread is inside it meanwhile, so an abort or another instance's call waits for it.
+ */
+const SYNC_MAX_CPU_BUDGET_MS = 100;
+/**
+ * ...and only if the instance's previous call was short, in CPU and in wall-clock time (a guest
+ * blocked in Atomics.wait uses no CPU): long calls keep to isolated-vm's threads, beside the
+ * other instances' calls instead of ahead of them.
+ */
+const SYNC_MAX_PREVIOUS_CPU_MS = 2;
+const SYNC_MAX_PREVIOUS_WALL_MS = 20;
+
+type PreludeFunction<T extends (...args: never[]) => unknown> = ivm.Reference<T>;
+/** A call's arguments to the prelude: the module's namespace, the call's kind, its input and its configuration. */
+type CallArguments = [ivm.Dereference<unknown>, string, string, string];
 
 /** A module to load into a warm isolate. */
 export interface InstanceLoad extends RunReporter {
   prepared: PreparedSource;
   limits: LimitValues;
   signal?: AbortSignal | undefined;
+  /** Watches the instance's synchronous calls; without one, every call is asynchronous. */
+  syncWatchdog?: SyncWatchdog | undefined;
 }
 
 /** One call of a warm isolate. */
@@ -45,15 +66,23 @@ export interface InstanceCall extends RunReporter {
 export class WarmIsolate {
   private busy = false;
   private failed = false;
+  /** The previous call's usage, which decides whether the next one may run synchronously. */
+  private previous: { cpuMs: number; wallMs: number } | undefined;
 
   private constructor(
     private readonly sandbox: IsolateSandbox,
     private readonly context: PreparedContext,
     private readonly module: ivm.Module,
-    private readonly callInstance: ivm.Reference<
-      (namespace: unknown, kind: string, input: string, config: string) => Promise<string>
-    >,
+    /** The module's namespace, taken once (each read of `module.namespace` makes a new reference). */
+    private readonly namespace: ivm.Reference<unknown>,
+    private readonly prelude: {
+      callInstance: PreludeFunction<(namespace: unknown, kind: string, input: string, config: string) => string>;
+      startCall: PreludeFunction<(namespace: unknown, kind: string, input: string, config: string) => void>;
+      takeAnswer: PreludeFunction<() => string | null>;
+      waitAnswer: PreludeFunction<() => string>;
+    },
     private readonly prepared: PreparedSource,
+    private readonly sync: { watchdog: SyncWatchdog; slot: number } | undefined,
   ) {}
 
   /** Loads a module: evaluates it once under the load's budgets. */
@@ -62,7 +91,10 @@ export class WarmIsolate {
     if (prepared.kind !== "module") {
       return { outcome: { ok: false, error: notAModule(prepared.filename), usage: emptyUsage() } };
     }
-    const sandbox = new IsolateSandbox(isolateMemoryMb(limits.memoryBytes));
+    // Called synchronously, the isolate must abort the process on a fatal out-of-memory (sandbox.ts).
+    const sandbox = new IsolateSandbox(isolateMemoryMb(limits.memoryBytes), {
+      quarantine: request.syncWatchdog === undefined,
+    });
     let context: PreparedContext | undefined;
     let module: ivm.Module | undefined;
     const outcome = await superviseRun(
@@ -99,10 +131,27 @@ export class WarmIsolate {
       return { outcome };
     }
     const api = context.api;
-    const callInstance = (await api.get("callInstance", { reference: true })) as WarmIsolate["callInstance"];
+    const take = <T extends (...args: never[]) => unknown>(name: string) =>
+      api.get(name, { reference: true }) as Promise<PreludeFunction<T>>;
+    const [callInstance, startCall, takeAnswer, waitAnswer] = await Promise.all([
+      take<WarmIsolate["prelude"]["callInstance"] extends PreludeFunction<infer F> ? F : never>("callInstance"),
+      take<WarmIsolate["prelude"]["startCall"] extends PreludeFunction<infer F> ? F : never>("startCall"),
+      take<() => string | null>("takeAnswer"),
+      take<() => string>("waitAnswer"),
+    ]);
+    const { syncWatchdog } = request;
+    const sync = syncWatchdog ? { watchdog: syncWatchdog, slot: await syncWatchdog.add(sandbox.isolate) } : undefined;
     return {
       outcome,
-      instance: new WarmIsolate(sandbox, context, module, callInstance, prepared),
+      instance: new WarmIsolate(
+        sandbox,
+        context,
+        module,
+        module.namespace,
+        { callInstance, startCall, takeAnswer, waitAnswer },
+        prepared,
+        sync,
+      ),
     };
   }
 
@@ -116,20 +165,20 @@ export class WarmIsolate {
     if (this.busy) throw new Error("a warm isolate runs one call at a time");
     this.busy = true;
     try {
+      const synchronous = this.runsSynchronously(request);
       const outcome = await superviseRun(
         this.sandbox,
         { ...request, prepared: this.prepared },
-        async (reporter) => {
+        async (reporter, control) => {
           this.context.sink = { ...reporter, code: new GuestCode(() => this.prepared) };
           const config = preludeRunConfig(request.limits, undefined);
-          return (await this.callInstance.apply(
-            undefined,
-            [this.module.namespace.derefInto(), request.kind, request.inputJson, config],
-            COPY_PROMISE,
-          )) as string;
+          const args: CallArguments = [this.namespace.derefInto(), request.kind, request.inputJson, config];
+          if (synchronous) return this.callSynchronously(args, request.limits, control);
+          return (await this.prelude.callInstance.apply(undefined, args, COPY_PROMISE)) as string;
         },
         () => this.context,
       );
+      this.previous = { cpuMs: outcome.usage.cpuMs, wallMs: outcome.usage.wallMs };
       if (leavesInstanceInDoubt(outcome)) this.failed = true;
       return outcome;
     } finally {
@@ -137,13 +186,66 @@ export class WarmIsolate {
     }
   }
 
+  /**
+   * Whether a call runs synchronously: on this thread, without the round trip to one of
+   * isolated-vm's threads and back that an asynchronous call costs (about a third of a short
+   * call's CPU, measured), its budgets enforced meanwhile by the process's {@link SyncWatchdog}.
+   * Only short calls under a short CPU budget do, with a watchdog running.
+   */
+  private runsSynchronously(request: InstanceCall): boolean {
+    const { cpuTimeMs } = request.limits;
+    const previous = this.previous;
+    return (
+      this.sync !== undefined &&
+      this.sync.watchdog.ready &&
+      cpuTimeMs > 0 &&
+      cpuTimeMs <= SYNC_MAX_CPU_BUDGET_MS &&
+      previous !== undefined &&
+      previous.cpuMs < SYNC_MAX_PREVIOUS_CPU_MS &&
+      previous.wallMs < SYNC_MAX_PREVIOUS_WALL_MS &&
+      request.signal?.aborted !== true
+    );
+  }
+
+  /**
+   * Runs a call synchronously up to its first wait: its answer, if it needed no host (a timer, a
+   * host call), else the promise of it, waited for as an asynchronous call's would be. The
+   * watchdog disposes the isolate of a call that outruns its budget, which ends it here.
+   */
+  private async callSynchronously(args: CallArguments, limits: LimitValues, control: RunControl): Promise<string> {
+    const { watchdog, slot } = this.sync!;
+    const budget = {
+      cpuStartNs: control.cpuStartNs,
+      cpuTimeMs: limits.cpuTimeMs,
+      wallLeftMs: limits.timeoutMs > 0 ? Math.max(1, limits.timeoutMs - control.elapsedMs()) : 0,
+      timeoutMs: limits.timeoutMs,
+      startedAt: Date.now() - control.elapsedMs(),
+    };
+    const seq = watchdog.begin(slot, budget);
+    let answer: string | null;
+    try {
+      this.prelude.startCall.applySync(undefined, args);
+      answer = this.prelude.takeAnswer.applySync(undefined, [], COPY) as string | null;
+    } finally {
+      const trip = watchdog.end(seq, budget);
+      if (trip) control.tripped(trip);
+    }
+    // Warnings due and budgets run out while no timer could fire.
+    control.poll();
+    if (answer !== null) return answer;
+    return (await this.prelude.waitAnswer.apply(undefined, [], COPY_PROMISE)) as string;
+  }
+
   /** Releases the isolate. */
   dispose(): void {
     this.failed = true;
-    this.sandbox.bury(this.context, this.module, this.callInstance);
+    if (this.sync) this.sync.watchdog.remove(this.sync.slot);
+    const prelude = Object.values(this.prelude);
+    this.sandbox.bury(this.context, this.module, this.namespace, ...prelude);
     if (!this.sandbox.failedCatastrophically && this.sandbox.alive) {
       try {
-        this.callInstance.release();
+        for (const reference of prelude) reference.release();
+        this.namespace.release();
         this.module.release();
         this.context.release();
       } catch {

@@ -68,23 +68,32 @@ export class IsolateSandbox {
   /** Rejects the work {@link whileAlive} watches now. */
   private readonly watchers = new Set<(error: Error) => void>();
 
-  constructor(memoryMb: number) {
+  /**
+   * `quarantine`: on a fatal V8 out-of-memory, isolated-vm parks the thread that ran out and calls
+   * back (see {@link whileAlive}), so that the process goes on. Without it, the process aborts:
+   * right for an isolate that the process's main thread calls synchronously (`instance.ts`), since
+   * a parked main thread would leave the process hanging with every run it has.
+   */
+  constructor(memoryMb: number, options: { quarantine?: boolean } = {}) {
     this.memoryMb = memoryMb;
     this.isolate = new ivm.Isolate({
       memoryLimit: memoryMb,
-      onCatastrophicError: (message) => {
-        this.catastrophic = true;
-        this.disposed = true;
-        recordAbandonedIsolate(this, this.isolate, this.scripts, this.spare);
-        this.lostError = new Error(message);
-        for (const reject of this.watchers) reject(this.lostError);
-        this.watchers.clear();
-      },
+      ...(options.quarantine === false ? {} : { onCatastrophicError: (message: string) => this.lose(message) }),
     });
     // Compiled on the isolate's thread, not the host's.
     this.prelude = this.isolate.compileScript(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME });
     this.prelude.catch(() => {});
     this.warm();
+  }
+
+  /** V8 failed fatally in this isolate (isolated-vm's catastrophic-error callback): it is abandoned. */
+  private lose(message: string): void {
+    this.catastrophic = true;
+    this.disposed = true;
+    recordAbandonedIsolate(this, this.isolate, this.scripts, this.spare);
+    this.lostError = new Error(message);
+    for (const reject of this.watchers) reject(this.lostError);
+    this.watchers.clear();
   }
 
   /** True when V8 failed fatally in this isolate (see {@link lost}). */

@@ -22,6 +22,18 @@ export interface SupervisedRequest extends RunReporter {
   signal?: AbortSignal | undefined;
 }
 
+/** What a run's body can do besides its engine work: a synchronous call reports through it. */
+export interface RunControl {
+  /** The isolate's `cpuTime` (ns) when the run started. */
+  readonly cpuStartNs: number;
+  /** Milliseconds since the run started. */
+  elapsedMs(): number;
+  /** The synchronous watchdog enforced a budget (it disposed the isolate). */
+  tripped(trip: WatchdogTrip): void;
+  /** The thread was blocked in a synchronous call, when no timer could fire: check the budgets now. */
+  poll(): void;
+}
+
 /** Reads a guest error that isolated-vm copied to the host. */
 function rawGuestError(error: unknown): { name: string; message: string; stack: string } {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack ?? "" };
@@ -35,14 +47,14 @@ function rawGuestError(error: unknown): { name: string; message: string; stack: 
  * the isolate's heap after the run. `body` does the engine work (take a
  * context, compile, evaluate or call) and returns the prelude's finish answer
  * (`status + "\n" + json`); it gets the run's reporter, whose warnings fire
- * once per budget. `context` gives the context in use, if any, for the
+ * once per budget, and the run's {@link RunControl}. `context` gives the context in use, if any, for the
  * prelude's status after a failure. The caller owns the isolate and context.
  * Shared by fresh runs (`isolate-runner.ts`) and warm instances (`instance.ts`).
  */
 export async function superviseRun(
   sandbox: IsolateSandbox,
   request: SupervisedRequest,
-  body: (reporter: ContextRun) => Promise<string>,
+  body: (reporter: ContextRun, control: RunControl) => Promise<string>,
   context: () => PreparedContext | undefined,
 ): Promise<EngineRunOutcome> {
   const { limits } = request;
@@ -88,8 +100,18 @@ export async function superviseRun(
   let status: GuestStatus = { dead: undefined, instructions: 0, offHeapBytes: 0 };
   let outcome: { ok: true; json: string } | { ok: false; error: WardenError };
   try {
+    const control: RunControl = {
+      cpuStartNs: Number(cpuStart),
+      elapsedMs: () => watchdog.elapsedMs(),
+      tripped: (trip) => {
+        killed = trip;
+        if (trip.kind === "cpu") lastCpuMs = trip.observed;
+        watchdog.stop();
+      },
+      poll: () => watchdog.poll(),
+    };
     const finished = await sandbox.whileAlive(
-      body({ onConsole: request.onConsole, onWarning: warn, request: hostRequest }),
+      body({ onConsole: request.onConsole, onWarning: warn, request: hostRequest }, control),
     );
     const parsed = parseFinish(finished);
     status = parsed.status;

@@ -1,0 +1,200 @@
+import ivm from "isolated-vm";
+import type { WatchdogTrip } from "../watchdog.js";
+
+/**
+ * How often an idle watchdog looks for a call that started, and the longest it sleeps during
+ * one: a call's CPU or wall-clock budget is enforced within this much of its end.
+ */
+const PERIOD_MS = 5;
+
+// The shared state, as Int32 fields then Float64 fields (see LOOP_SOURCE).
+const ACTIVE = 0; // slot of the isolate in a synchronous call, or -1
+const SEQ = 1; // number of the latest call, bumped by each begin
+const TRIPPED = 2; // 0, or the budget the watchdog enforced: 1 CPU, 2 wall clock
+const TRIP_SEQ = 3; // the call it enforced it on
+const STOP = 4; // 1: the loop returns (to take another set of isolates)
+const RUNNING = 5; // 1 while the loop runs
+const INTS = 8;
+const CPU_START = 0; // the isolate's cpuTime at the call's start, in ns
+const CPU_LIMIT = 1; // the call's CPU budget in ns (Infinity: none)
+const DEADLINE = 2; // Date.now() at which the call's wall clock runs out (Infinity: never)
+const OBSERVED = 3; // the CPU milliseconds the call had used when the watchdog enforced a budget
+
+/**
+ * The watchdog's loop, run by isolated-vm on one of its threads in an isolate of its own: it
+ * sleeps on the shared state (the main thread never wakes it, so a call costs no thread switch)
+ * and disposes the isolate of a synchronous call that outruns its budget, which ends that call
+ * on the main thread. Arguments: the shared memory, then slot and isolate pairs.
+ */
+const LOOP_SOURCE = `(function (shared) {
+  "use strict";
+  const ints = new Int32Array(shared, 0, ${INTS});
+  const floats = new Float64Array(shared, ${INTS * 4}, 4);
+  const targets = [];
+  for (let i = 1; i + 1 < arguments.length; i += 2) targets[arguments[i]] = arguments[i + 1];
+  Atomics.store(ints, ${RUNNING}, 1);
+  let enforced = 0;
+  for (;;) {
+    if (Atomics.load(ints, ${STOP}) === 1) {
+      Atomics.store(ints, ${RUNNING}, 0);
+      return;
+    }
+    const slot = Atomics.load(ints, ${ACTIVE});
+    const seq = Atomics.load(ints, ${SEQ});
+    const target = slot >= 0 && seq !== enforced ? targets[slot] : undefined;
+    if (target === undefined) {
+      Atomics.wait(ints, ${ACTIVE}, slot, ${PERIOD_MS});
+      continue;
+    }
+    let usedNs;
+    try {
+      usedNs = Number(target.cpuTime) - floats[${CPU_START}];
+    } catch {
+      usedNs = 0; // disposed meanwhile: nothing left to stop
+    }
+    const cpuLeftMs = (floats[${CPU_LIMIT}] - usedNs) / 1e6;
+    const wallLeftMs = floats[${DEADLINE}] - Date.now();
+    if ((cpuLeftMs <= 0 || wallLeftMs <= 0) && Atomics.load(ints, ${SEQ}) === seq && Atomics.load(ints, ${ACTIVE}) === slot) {
+      enforced = seq;
+      floats[${OBSERVED}] = usedNs / 1e6;
+      Atomics.store(ints, ${TRIP_SEQ}, seq);
+      Atomics.store(ints, ${TRIPPED}, cpuLeftMs <= 0 ? 1 : 2);
+      try {
+        target.dispose();
+      } catch {}
+      continue;
+    }
+    // CPU time cannot grow faster than wall time: nothing can run out before the nearer budget.
+    Atomics.wait(ints, ${SEQ}, seq, Math.max(0, Math.min(cpuLeftMs, wallLeftMs, ${PERIOD_MS})));
+  }
+})`;
+
+/** A synchronous call's budgets, for {@link SyncWatchdog.begin}. */
+export interface SyncBudget {
+  /** The isolate's `cpuTime` (ns) when the call started. */
+  cpuStartNs: number;
+  /** CPU milliseconds the call may use in all (0: no limit). */
+  cpuTimeMs: number;
+  /** Wall-clock milliseconds the call has left (0: no limit). */
+  wallLeftMs: number;
+  /** The call's wall-clock limit, to report (0: none). */
+  timeoutMs: number;
+  /** When the call started (`Date.now()`), to report the wall clock it used. */
+  startedAt: number;
+}
+
+/**
+ * Enforces the CPU and wall-clock budgets of the synchronous calls a sandbox process makes into
+ * warm isolates (`instance.ts`), while its main thread is inside them and its timers cannot fire.
+ * One per process: an isolate of its own whose loop runs on one of isolated-vm's threads for good
+ * and watches whichever registered isolate is in a call, through shared memory. Registering or
+ * removing an isolate restarts the loop (it takes its isolates as arguments); until it runs again
+ * {@link ready} is false and calls go the asynchronous way.
+ */
+export class SyncWatchdog {
+  private readonly shared = new SharedArrayBuffer(INTS * 4 + 4 * 8);
+  private readonly ints = new Int32Array(this.shared, 0, INTS);
+  private readonly floats = new Float64Array(this.shared, INTS * 4, 4);
+  private readonly isolate = new ivm.Isolate({ memoryLimit: 8 });
+  private readonly loop: ivm.Reference<(...args: unknown[]) => void>;
+  private readonly targets = new Map<number, ivm.Isolate>();
+  private nextSlot = 0;
+  /** The loop now running, settled when it returns. */
+  private running: Promise<unknown> = Promise.resolve();
+  /** Restarts chained one after another. */
+  private restarts: Promise<void> = Promise.resolve();
+  private restarting = 0;
+  private disposed = false;
+
+  constructor() {
+    this.ints[ACTIVE] = -1;
+    const context = this.isolate.createContextSync();
+    this.loop = context.evalSync(LOOP_SOURCE, { reference: true }) as SyncWatchdog["loop"];
+  }
+
+  /** True when a synchronous call can be watched now. */
+  get ready(): boolean {
+    return !this.disposed && this.restarting === 0 && Atomics.load(this.ints, RUNNING) === 1;
+  }
+
+  /** Watches `isolate`'s synchronous calls from now on; resolves with its slot once the loop runs again. */
+  async add(isolate: ivm.Isolate): Promise<number> {
+    const slot = this.nextSlot++;
+    this.targets.set(slot, isolate);
+    await this.restart();
+    return slot;
+  }
+
+  /** Stops watching a slot's isolate (disposed, or about to be). */
+  remove(slot: number): void {
+    if (this.targets.delete(slot)) void this.restart();
+  }
+
+  /**
+   * A synchronous call on `slot`'s isolate starts now. Only writes to the shared memory: the
+   * loop sees the call within {@link PERIOD_MS}, before the call can have run out of anything.
+   */
+  begin(slot: number, budget: SyncBudget): number {
+    this.floats[CPU_START] = budget.cpuStartNs;
+    this.floats[CPU_LIMIT] = budget.cpuTimeMs > 0 ? budget.cpuTimeMs * 1e6 : Infinity;
+    this.floats[DEADLINE] = budget.wallLeftMs > 0 ? Date.now() + budget.wallLeftMs : Infinity;
+    const seq = (this.ints[SEQ]! + 1) | 0;
+    Atomics.store(this.ints, SEQ, seq);
+    Atomics.store(this.ints, ACTIVE, slot);
+    return seq;
+  }
+
+  /** The call `seq` is over: the budget the watchdog enforced on it, if it did (its isolate is then disposed). */
+  end(seq: number, budget: SyncBudget): WatchdogTrip | undefined {
+    Atomics.store(this.ints, ACTIVE, -1);
+    const tripped = Atomics.load(this.ints, TRIPPED);
+    if (tripped === 0 || Atomics.load(this.ints, TRIP_SEQ) !== seq) return undefined;
+    Atomics.store(this.ints, TRIPPED, 0);
+    const observed = Math.round(this.floats[OBSERVED]!);
+    if (tripped === 1) return { kind: "cpu", limit: budget.cpuTimeMs, observed };
+    return { kind: "timeout", limit: budget.timeoutMs, observed: Math.round(Date.now() - budget.startedAt) };
+  }
+
+  /** Stops the loop and releases the watchdog's isolate. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.targets.clear();
+    await this.stop();
+    this.loop.release();
+    this.isolate.dispose();
+  }
+
+  private async stop(): Promise<void> {
+    Atomics.store(this.ints, STOP, 1);
+    Atomics.notify(this.ints, ACTIVE);
+    Atomics.notify(this.ints, SEQ);
+    await this.running;
+    Atomics.store(this.ints, STOP, 0);
+  }
+
+  private restart(): Promise<void> {
+    this.restarting++;
+    this.restarts = this.restarts.then(async () => {
+      try {
+        await this.stop();
+        if (this.disposed || this.targets.size === 0) return;
+        const args: unknown[] = [new ivm.ExternalCopy(this.shared).copyInto({ release: true })];
+        for (const [slot, isolate] of this.targets) if (!isolate.isDisposed) args.push(slot, isolate);
+        let ended = false;
+        this.running = this.loop.apply(undefined, args as never[]).then(
+          () => (ended = true),
+          () => (ended = true),
+        );
+        // Ready once the loop says it runs (its first statement); a loop that could not start
+        // leaves calls asynchronous.
+        while (!ended && !this.disposed && Atomics.load(this.ints, RUNNING) === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      } finally {
+        this.restarting--;
+      }
+    });
+    return this.restarts;
+  }
+}
