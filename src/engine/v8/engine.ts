@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess, type ForkOptions, type SpawnOptions } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { EngineError, LimitExceededError, AbortedError } from "../../errors/index.js";
@@ -49,6 +49,27 @@ function childEntry(): { path: string; execArgv: string[] } {
   };
 }
 
+/**
+ * Starts a sandbox process. A fatal V8 error aborts it (an out-of-memory in an isolate its main
+ * thread runs, see child.ts): on POSIX systems it starts through the shell with core dumps off, so
+ * that a guest cannot fill the disk with them by crashing process after process.
+ */
+function spawnSandbox(): ChildProcess {
+  const entry = childEntry();
+  const options: SpawnOptions & ForkOptions = {
+    serialization: "advanced",
+    // V8 prints its own report of a fatal out-of-memory to stderr; the host does not need it.
+    stdio: ["ignore", "ignore", "ignore", "ipc"],
+  };
+  if (process.platform === "win32") return fork(entry.path, [], { ...options, execArgv: entry.execArgv });
+  // `exec` keeps the process (and its pid) the one the host talks to over the inherited channel.
+  return spawn(
+    "/bin/sh",
+    ["-c", 'ulimit -c 0 2>/dev/null; exec "$@"', "warden-sandbox", process.execPath, ...entry.execArgv, entry.path],
+    options,
+  );
+}
+
 interface PendingRun {
   reporter: RunReporter;
   /** The run's value-size limit (host-call answers are checked against it). */
@@ -74,13 +95,7 @@ class SandboxProcess {
   closed = false;
 
   constructor(private readonly onGone: (process: SandboxProcess) => void) {
-    const entry = childEntry();
-    this.child = fork(entry.path, [], {
-      execArgv: entry.execArgv,
-      serialization: "advanced",
-      // V8 prints its own report of a fatal out-of-memory to stderr; the host does not need it.
-      stdio: ["ignore", "ignore", "ignore", "ipc"],
-    });
+    this.child = spawnSandbox();
     this.ready = new Promise<void>((resolve, reject) => {
       const onMessage = (message: SandboxMessage) => {
         if (message.type === "ready") {
@@ -216,9 +231,11 @@ class SandboxProcess {
   private gone(code: number | null, signal: string | null): void {
     this.exited = true;
     this.busy(); // until 'close': the channel's last messages and the handle's release
-    const error = new EngineError(
-      `the V8 sandbox process ended unexpectedly (${signal ?? `exit ${code}`}); it was replaced`,
-    );
+    // A fatal V8 error aborts the process: an out-of-memory in an isolate its main thread runs
+    // (child.ts), or an array longer than V8 allows.
+    const cause =
+      signal === "SIGABRT" ? "SIGABRT: a fatal V8 error, such as an out-of-memory" : (signal ?? `exit ${code}`);
+    const error = new EngineError(`the V8 sandbox process ended unexpectedly (${cause}); it was replaced`);
     for (const id of [...this.pending.keys()]) this.resolveRun(id, { ok: false, error, usage: emptyUsage() });
     this.onGone(this);
   }
