@@ -192,33 +192,47 @@ export class LoadedApp {
   }
 
   /**
-   * Takes an idle instance, loads one if there is room, or waits in line. The instance counts as
-   * busy from here (synchronously, so that calls started together never see the same room).
+   * Takes an idle instance, loads one if there is room, or waits in line until either signal
+   * aborts. The instance counts as busy from here (synchronously, so that calls started together
+   * never see the same room). Two signals rather than `AbortSignal.any` of them: that made a signal
+   * for every call, and most calls find an idle instance and listen to neither.
    */
-  private acquire(signal: AbortSignal | undefined): Promise<EngineInstance> {
+  private acquire(signal: AbortSignal | undefined, waitSignal: AbortSignal | undefined): Promise<EngineInstance> {
     if (this.closedFlag) return Promise.reject(new DisposedError("this app"));
     const instance = this.idle.pop();
     if (instance) {
       this.busySet.add(instance);
       return Promise.resolve(instance);
     }
+    const signals = [signal, waitSignal].filter((s): s is AbortSignal => s !== undefined);
+    const aborted = signals.find((s) => s.aborted);
+    if (aborted) {
+      return Promise.reject(
+        new AbortedError("the call was aborted while it waited for an instance", { cause: aborted.reason }),
+      );
+    }
     return new Promise<EngineInstance>((resolve, reject) => {
+      const stopListening = () => {
+        for (const s of signals) s.removeEventListener("abort", onAbort);
+      };
       const waiter: Waiter = {
         resolve: (got) => {
-          signal?.removeEventListener("abort", onAbort);
+          stopListening();
           resolve(got);
         },
         reject: (error) => {
-          signal?.removeEventListener("abort", onAbort);
+          stopListening();
           reject(error);
         },
       };
-      const onAbort = () => {
+      const onAbort = (event: Event) => {
+        stopListening();
         const index = this.waiting.indexOf(waiter);
         if (index >= 0) this.waiting.splice(index, 1);
-        reject(new AbortedError("the call was aborted while it waited for an instance", { cause: signal?.reason }));
+        const cause = (event.target as AbortSignal | null)?.reason;
+        reject(new AbortedError("the call was aborted while it waited for an instance", { cause }));
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      for (const s of signals) s.addEventListener("abort", onAbort, { once: true });
       this.waiting.push(waiter);
       this.grow();
     });
@@ -289,9 +303,7 @@ export class LoadedApp {
     let instance: EngineInstance;
     const { signal, waitSignal } = options;
     try {
-      instance = await this.acquire(
-        signal && waitSignal ? AbortSignal.any([signal, waitSignal]) : (signal ?? waitSignal),
-      );
+      instance = await this.acquire(signal, waitSignal);
     } catch (error) {
       return {
         ok: false,

@@ -85,6 +85,25 @@ for (const engine of TEST_ENGINES) {
       });
     });
 
+    test("a call whose signal or waitSignal is already aborted does not wait for a busy instance", async () => {
+      await withRuntime(engine, async (runtime) => {
+        const app = await runtime.load(
+          `let calls = 0; export default async function (ms) { calls++; await new Promise((r) => setTimeout(r, ms)); return calls; }`,
+          { instances: 1 },
+        );
+        const running = app.call(300);
+        for (const options of [{ waitSignal: AbortSignal.abort() }, { signal: AbortSignal.abort() }]) {
+          const started = performance.now();
+          const given = await app.call(0, options);
+          assert.equal(!given.ok && given.error.message, "the call was aborted while it waited for an instance");
+          assert.ok(performance.now() - started < 200, "answered before the busy instance was free");
+        }
+        assert.equal(ok(await running), 1);
+        assert.equal(ok(await app.call(0)), 2);
+        await app.close();
+      });
+    });
+
     test("calls aborted as their answers arrive never leave a dead instance in use", async () => {
       await withRuntime(engine, async (runtime) => {
         const app = await runtime.load(`export default { fetch() { return new Response("hi"); } };`, {
