@@ -187,4 +187,6 @@ process.on("message", (message: HostMessage) => {
 });
 // The host going away ends this process.
 process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
+// Exiting any other way (an error of this process's own), the watchdog's loop must stop first.
+process.on("exit", () => syncWatchdog?.stopForExit());
 send({ type: "ready" });

@@ -165,6 +165,19 @@ export class SyncWatchdog {
     this.isolate.dispose();
   }
 
+  /**
+   * Stops the loop before the process exits, waiting for it (up to 100 ms) on this thread: a
+   * process that exits while the loop runs in its isolate crashes in its teardown.
+   */
+  stopForExit(): void {
+    this.disposed = true;
+    Atomics.store(this.ints, STOP, 1);
+    Atomics.notify(this.ints, ACTIVE);
+    Atomics.notify(this.ints, SEQ);
+    const deadline = Date.now() + 100;
+    while (Atomics.load(this.ints, RUNNING) === 1 && Date.now() < deadline) Atomics.wait(this.ints, RUNNING, 1, 10);
+  }
+
   private async stop(): Promise<void> {
     Atomics.store(this.ints, STOP, 1);
     Atomics.notify(this.ints, ACTIVE);
