@@ -202,6 +202,22 @@ for (const engine of TEST_ENGINES) {
     });
 
     describe("escapes", () => {
+      test("the host's time instrumenting code made by eval counts against the CPU budget", async () => {
+        // Each eval is of fresh code, 20 KB of a function never called: the host instruments all
+        // of it, the engine barely runs it. Counted only on the isolate's clock (as V8's was), the
+        // 100 ms budget ran out after about a second, the run's wall clock 8x its CPU.
+        const source = `const body = "x = x + 1; ".repeat(2000); let x = 0;
+          for (let i = 0; ; i++) eval("(function () { " + body + " })//" + i)`;
+        const result = await limitHit(runtime, "cpu", source, {
+          limits: { ...NO_FUEL, cpuTimeMs: 100, timeoutMs: 20_000 },
+        });
+        const { cpuMs, wallMs } = result.usage;
+        assert.ok(cpuMs >= 100, `cpuMs ${cpuMs}`);
+        // V8's CPU clock is the time spent in the isolate, and the host's is the time spent
+        // answering it, so the two make up the run's wall clock, however busy the machine.
+        if (engine === "v8") assert.ok(wallMs < 2 * cpuMs, `wall ${Math.round(wallMs)} ms for ${cpuMs} ms of CPU`);
+      });
+
       test("code made by eval, Function and the other function constructors is metered like any guest code", async () => {
         const attempts = [
           "eval('while (true) {}')",

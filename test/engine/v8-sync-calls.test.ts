@@ -21,6 +21,8 @@ export default async (input) => {
     case "block": Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); return "woke";
     case "timer": await new Promise((resolve) => setTimeout(resolve, 20)); return "after the timer " + calls;
     case "eval": return eval("1 + 2") + new Function("return 4")();
+    // Fresh code for each eval, which the host instruments (20 KB of a function never called).
+    case "evals": { const body = "x = x + 1; ".repeat(2000); let x = 0; for (let i = 0; ; i++) eval("(function () { " + body + " })//" + i); }
     case "throw": throw new RangeError("thrown at call " + calls);
     case "reject": return Promise.reject(new TypeError("rejected at call " + calls));
     case "spin": { const end = Date.now() + input.ms; let n = 0; while (Date.now() < end) n++; return n > 0; }
@@ -84,6 +86,24 @@ describe("v8: synchronous warm calls", () => {
       assert.equal(await value(fresh, { work: "count" }), 1);
     } finally {
       await fresh.close();
+    }
+  });
+
+  test("the host's time instrumenting eval's code in a synchronous call counts against its CPU budget", async () => {
+    const options: LimitOptions = { ...LIMITS, timeoutMs: "20s" };
+    const instance = await loaded(options);
+    try {
+      await call(instance, { work: "count" }, options);
+      await call(instance, { work: "count" }, options);
+      const outcome = await call(instance, { work: "evals" }, options);
+      assert.ok(!outcome.ok && isLimitExceeded(outcome.error), "a limit error");
+      assert.equal(outcome.error.kind, "cpu");
+      // The isolate's clock and the host's time answering it make up the call's wall clock (on the
+      // isolate's clock alone, the wall clock was 8x the CPU: a second for a 100 ms budget).
+      const { cpuMs, wallMs } = outcome.usage;
+      assert.ok(cpuMs >= 100 && wallMs < 2 * cpuMs, `wall ${Math.round(wallMs)} ms for ${cpuMs} ms of CPU`);
+    } finally {
+      await instance.close();
     }
   });
 

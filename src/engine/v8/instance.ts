@@ -170,7 +170,16 @@ export class WarmIsolate {
         this.sandbox,
         { ...request, prepared: this.prepared },
         async (reporter, control) => {
-          this.context.sink = { ...reporter, code: new GuestCode(() => this.prepared) };
+          const watchdog = synchronous ? this.sync?.watchdog : undefined;
+          this.context.sink = {
+            ...reporter,
+            code: new GuestCode(() => this.prepared),
+            // The synchronous watchdog counts it too, since it reads the isolate's clock.
+            spend: (ms) => {
+              reporter.spend?.(ms);
+              watchdog?.spend(ms);
+            },
+          };
           const config = preludeRunConfig(request.limits, undefined);
           const args: CallArguments = [this.namespace.derefInto(), request.kind, request.inputJson, config];
           if (synchronous) return this.callSynchronously(args, request.limits, control);

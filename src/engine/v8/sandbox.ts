@@ -15,6 +15,13 @@ const { HOST_CALL, HOST_COMPILE, HOST_LOG, HOST_ORIGINAL, HOST_PLATFORM, HOST_WA
 export type ContextRun = RunReporter & {
   code?: GuestCode;
   request?: (id: number, name: string, argsJson: string) => void;
+  /**
+   * Milliseconds this process's main thread spent answering one of the run's synchronous
+   * callbacks (instrumenting code made by eval, a digest...). The isolate's CPU clock stops
+   * meanwhile, so the run's CPU budget counts them here: a guest cannot make the host work for it
+   * for free (a loop of evals of fresh code used 50 ms of isolate time in 250 ms).
+   */
+  spend?: (ms: number) => void;
 };
 
 const NO_RUN: ContextRun = { onConsole: () => {}, onWarning: () => {} };
@@ -206,15 +213,27 @@ export class IsolateSandbox {
           ignored: true,
         },
       );
-      // Synchronous: eval and toString answer at once. The isolate's thread waits for this
-      // process's main thread, which is idle while a guest runs (every call into the isolate is async).
+      // Synchronous: eval and toString answer at once, on this process's main thread, while the
+      // isolate waits; the time each takes is the run's (ContextRun.spend).
+      const timed =
+        <A extends unknown[], R>(answer: (...args: A) => R) =>
+        (...args: A): R => {
+          const started = performance.now();
+          try {
+            return answer(...args);
+          } finally {
+            prepared.sink.spend?.(performance.now() - started);
+          }
+        };
       const compile = new ivm.Callback(
-        (mode: string, a: string, b: string) => (prepared.sink.code ?? NO_CODE).compile(mode, a, b),
+        timed((mode: string, a: string, b: string) => (prepared.sink.code ?? NO_CODE).compile(mode, a, b)),
         { sync: true },
       );
-      const original = new ivm.Callback((text: string) => (prepared.sink.code ?? NO_CODE).original(text), {
-        sync: true,
-      });
+      const original = new ivm.Callback(
+        timed((text: string) => (prepared.sink.code ?? NO_CODE).original(text)),
+        { sync: true },
+      );
+      const platform = new ivm.Callback(timed(platformHostFunction()), { sync: true });
       const request = new ivm.Callback(
         (id: number, name: string, argsJson: string) => prepared.sink.request?.(id, name, argsJson),
         { ignored: true },
@@ -228,7 +247,7 @@ export class IsolateSandbox {
         context.global.set(HOST_WARN, warn),
         context.global.set(HOST_COMPILE, compile),
         context.global.set(HOST_ORIGINAL, original),
-        context.global.set(HOST_PLATFORM, new ivm.Callback(platformHostFunction(), { sync: true })),
+        context.global.set(HOST_PLATFORM, platform),
         context.global.set(HOST_CALL, request),
       ];
       const ran = prelude.run(context, { reference: true }) as Promise<ivm.Reference<Record<string, unknown>>>;

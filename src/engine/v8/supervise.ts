@@ -59,7 +59,9 @@ export async function superviseRun(
 ): Promise<EngineRunOutcome> {
   const { limits } = request;
   const cpuStart = sandbox.isolate.cpuTime;
-  const cpuMs = () => (sandbox.isolate.isDisposed ? 0 : Number(sandbox.isolate.cpuTime - cpuStart) / 1e6);
+  // The isolate's CPU clock, plus what this process spent in the run's synchronous callbacks.
+  let hostMs = 0;
+  const cpuMs = () => (sandbox.isolate.isDisposed ? 0 : Number(sandbox.isolate.cpuTime - cpuStart) / 1e6) + hostMs;
   let lastCpuMs = 0;
   let killed: WatchdogTrip | undefined;
   const warn = warnOncePerBudget(request.onWarning);
@@ -111,7 +113,10 @@ export async function superviseRun(
       poll: () => watchdog.poll(),
     };
     const finished = await sandbox.whileAlive(
-      body({ onConsole: request.onConsole, onWarning: warn, request: hostRequest }, control),
+      body(
+        { onConsole: request.onConsole, onWarning: warn, request: hostRequest, spend: (ms) => (hostMs += ms) },
+        control,
+      ),
     );
     const parsed = parseFinish(finished);
     status = parsed.status;

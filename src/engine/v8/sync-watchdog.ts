@@ -19,6 +19,7 @@ const CPU_START = 0; // the isolate's cpuTime at the call's start, in ns
 const CPU_LIMIT = 1; // the call's CPU budget in ns (Infinity: none)
 const DEADLINE = 2; // Date.now() at which the call's wall clock runs out (Infinity: never)
 const OBSERVED = 3; // the CPU milliseconds the call had used when the watchdog enforced a budget
+const HOST = 4; // ns the main thread spent in the call's synchronous callbacks (not on the isolate's clock)
 
 /**
  * The watchdog's loop, run by isolated-vm on one of its threads in an isolate of its own: it
@@ -29,7 +30,7 @@ const OBSERVED = 3; // the CPU milliseconds the call had used when the watchdog 
 const LOOP_SOURCE = `(function (shared) {
   "use strict";
   const ints = new Int32Array(shared, 0, ${INTS});
-  const floats = new Float64Array(shared, ${INTS * 4}, 4);
+  const floats = new Float64Array(shared, ${INTS * 4}, 5);
   const targets = [];
   for (let i = 1; i + 1 < arguments.length; i += 2) targets[arguments[i]] = arguments[i + 1];
   Atomics.store(ints, ${RUNNING}, 1);
@@ -48,7 +49,7 @@ const LOOP_SOURCE = `(function (shared) {
     }
     let usedNs;
     try {
-      usedNs = Number(target.cpuTime) - floats[${CPU_START}];
+      usedNs = Number(target.cpuTime) - floats[${CPU_START}] + floats[${HOST}];
     } catch {
       usedNs = 0; // disposed meanwhile: nothing left to stop
     }
@@ -92,9 +93,9 @@ export interface SyncBudget {
  * {@link ready} is false and calls go the asynchronous way.
  */
 export class SyncWatchdog {
-  private readonly shared = new SharedArrayBuffer(INTS * 4 + 4 * 8);
+  private readonly shared = new SharedArrayBuffer(INTS * 4 + 5 * 8);
   private readonly ints = new Int32Array(this.shared, 0, INTS);
-  private readonly floats = new Float64Array(this.shared, INTS * 4, 4);
+  private readonly floats = new Float64Array(this.shared, INTS * 4, 5);
   private readonly isolate = new ivm.Isolate({ memoryLimit: 8 });
   private readonly loop: ivm.Reference<(...args: unknown[]) => void>;
   private readonly targets = new Map<number, ivm.Isolate>();
@@ -136,12 +137,21 @@ export class SyncWatchdog {
    */
   begin(slot: number, budget: SyncBudget): number {
     this.floats[CPU_START] = budget.cpuStartNs;
+    this.floats[HOST] = 0;
     this.floats[CPU_LIMIT] = budget.cpuTimeMs > 0 ? budget.cpuTimeMs * 1e6 : Infinity;
     this.floats[DEADLINE] = budget.wallLeftMs > 0 ? Date.now() + budget.wallLeftMs : Infinity;
     const seq = (this.ints[SEQ]! + 1) | 0;
     Atomics.store(this.ints, SEQ, seq);
     Atomics.store(this.ints, ACTIVE, slot);
     return seq;
+  }
+
+  /**
+   * The main thread spent `ms` in one of the call's synchronous callbacks (instrumenting eval's
+   * code, say), time the isolate's CPU clock does not count: it counts against the call's budget.
+   */
+  spend(ms: number): void {
+    if (Atomics.load(this.ints, ACTIVE) >= 0) this.floats[HOST]! += ms * 1e6;
   }
 
   /** The call `seq` is over: the budget the watchdog enforced on it, if it did (its isolate is then disposed). */
