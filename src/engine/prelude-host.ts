@@ -267,8 +267,12 @@ const HOST_GLOBALS = [
  * properties, as the engine's own globals are.
  */
 export const HOST_CALL_PRELUDE = String.raw`
-  const hostRequest = globalThis.${HOST_CALL};
+  const hostRequestNative = globalThis.${HOST_CALL};
   delete globalThis.${HOST_CALL};
+  const hostRequest = (id, name, text) => {
+    hostSent++;
+    hostRequestNative(id, name, text);
+  };
   // Taken now, before any guest code: the part is made later, when the guest may have changed them.
   const hostInternals = freeze({
     hostRequest, hostPlatform, checkSize, stringify, parseJson, PromiseCtor, apply, promiseThen, then, kill,

@@ -116,13 +116,15 @@ export const WARM_PRELUDE = String.raw`
 
   // A call the engine makes synchronously (engine/v8/instance.ts): startCall runs it up to its
   // first wait; the guest's promise jobs run as the engine's synchronous call returns, so
-  // takeAnswer then has the answer of a call that needed no host (the answer, or null), and
-  // waitAnswer is the promise of one that did. The box is the prelude's own object, out of the
-  // guest's reach; the promise is the engine's, settled through the then captured at start.
+  // takeAnswer then has the answer of a call that needed no host (null if it still waits), after
+  // the number of messages the call sent the host and a colon; waitAnswer is the promise of one
+  // that waits. The box is the prelude's own object, out of the guest's reach; the promise is the
+  // engine's, settled through the then captured at start.
   let callBox;
   const startCall = (namespace, kind, inputText, configText) => {
     const box = { state: 0, value: undefined, promise: undefined };
     callBox = box;
+    hostSent = 0;
     try {
       box.promise = callInstance(namespace, kind, inputText, configText);
     } catch (error) {
@@ -146,8 +148,10 @@ export const WARM_PRELUDE = String.raw`
     if (box === undefined || box.state === 0) return null;
     callBox = undefined;
     if (box.state === 2) throw box.value;
-    return box.value;
+    return hostSent + ":" + box.value;
   };
+  // The messages the call sent the host so far (for a synchronous call that threw).
+  const sentToHost = () => hostSent;
   const waitAnswer = () => {
     const box = callBox;
     callBox = undefined;

@@ -103,8 +103,20 @@ let ${DEAD} = null;
 let eval = globalThis.eval;
 const ${PRELUDE_API} = (() => {
   "use strict";
-  const hostLog = globalThis.${HOST_LOG};
-  const hostWarn = globalThis.${HOST_WARN};
+  // The messages to the host that do not wait for an answer (console lines, warnings, host-call
+  // requests) are counted: a warm call the engine makes synchronously gets them after it returns,
+  // and waits for as many as its call sent before it answers (engine/v8/instance.ts).
+  let hostSent = 0;
+  const hostLogNative = globalThis.${HOST_LOG};
+  const hostWarnNative = globalThis.${HOST_WARN};
+  const hostLog = (level, text) => {
+    hostSent++;
+    hostLogNative(level, text);
+  };
+  const hostWarn = (budget, fraction) => {
+    hostSent++;
+    hostWarnNative(budget, fraction);
+  };
   const hostCompile = globalThis.${HOST_COMPILE};
   const hostOriginal = globalThis.${HOST_ORIGINAL};
   const hostPlatform = globalThis.${HOST_PLATFORM};
@@ -465,6 +477,7 @@ ${HOST_CALL_PRELUDE}
     startCall,
     takeAnswer,
     waitAnswer,
+    sentToHost,
     finishLoad,
     settleCall,
     trip,

@@ -15,6 +15,7 @@ export default async (input) => {
   calls++;
   switch (input.work) {
     case "count": return calls;
+    case "log": for (let i = 0; i < input.lines; i++) console.log("line " + i); if (input.then === "throw") throw new Error("after the lines"); if (input.then === "regexp") return /^(a+)+$/.test("a".repeat(40) + "b"); return calls;
     // Catastrophic backtracking: CPU in the engine's regexp code, which no instruction counts.
     case "regexp": return /^(a+)+$/.test("a".repeat(40) + "b");
     // Blocks the thread without using CPU: only the wall clock can stop it.
@@ -141,6 +142,24 @@ describe("v8: synchronous warm calls", () => {
       assert.equal(rejected.error.guestMessage, "rejected at call 5");
       assert.equal(instance.alive, true, "the guest's own exceptions leave the instance alive");
       assert.equal(await value(instance, { work: "count" }), 6, "state carries on");
+    } finally {
+      await instance.close();
+    }
+  });
+
+  test("a call's console lines all reach the host: with its answer, its exception or its limit", async () => {
+    const instance = await loaded();
+    try {
+      await call(instance, { work: "count" });
+      for (const then of ["answer", "throw", "regexp"]) {
+        const lines: string[] = [];
+        const outcome = await call(instance, { work: "log", lines: 3, then }, LIMITS, {
+          ...quiet,
+          onConsole: (_level, text) => lines.push(text),
+        });
+        assert.deepEqual(lines, ["line 0", "line 1", "line 2"], `the lines of a call that ends with its ${then}`);
+        assert.equal(outcome.ok, then === "answer");
+      }
     } finally {
       await instance.close();
     }

@@ -12,7 +12,7 @@ import {
 import type { LimitValues } from "../../limits/index.js";
 import { notAModule } from "../outcome.js";
 import { preludeRunConfig } from "../prelude.js";
-import { IsolateSandbox, isolateMemoryMb, type PreparedContext } from "./sandbox.js";
+import { IsolateSandbox, isolateMemoryMb, type ContextRun, type PreparedContext } from "./sandbox.js";
 import { superviseRun, type RunControl } from "./supervise.js";
 import type { SyncWatchdog } from "./sync-watchdog.js";
 
@@ -80,6 +80,7 @@ export class WarmIsolate {
       startCall: PreludeFunction<(namespace: unknown, kind: string, input: string, config: string) => void>;
       takeAnswer: PreludeFunction<() => string | null>;
       waitAnswer: PreludeFunction<() => string>;
+      sentToHost: PreludeFunction<() => number>;
     },
     private readonly prepared: PreparedSource,
     private readonly sync: { watchdog: SyncWatchdog; slot: number } | undefined,
@@ -133,11 +134,12 @@ export class WarmIsolate {
     const api = context.api;
     const take = <T extends (...args: never[]) => unknown>(name: string) =>
       api.get(name, { reference: true }) as Promise<PreludeFunction<T>>;
-    const [callInstance, startCall, takeAnswer, waitAnswer] = await Promise.all([
+    const [callInstance, startCall, takeAnswer, waitAnswer, sentToHost] = await Promise.all([
       take<WarmIsolate["prelude"]["callInstance"] extends PreludeFunction<infer F> ? F : never>("callInstance"),
       take<WarmIsolate["prelude"]["startCall"] extends PreludeFunction<infer F> ? F : never>("startCall"),
       take<() => string | null>("takeAnswer"),
       take<() => string>("waitAnswer"),
+      take<() => number>("sentToHost"),
     ]);
     const { syncWatchdog } = request;
     const sync = syncWatchdog ? { watchdog: syncWatchdog, slot: await syncWatchdog.add(sandbox.isolate) } : undefined;
@@ -148,7 +150,7 @@ export class WarmIsolate {
         context,
         module,
         module.namespace,
-        { callInstance, startCall, takeAnswer, waitAnswer },
+        { callInstance, startCall, takeAnswer, waitAnswer, sentToHost },
         prepared,
         sync,
       ),
@@ -170,19 +172,11 @@ export class WarmIsolate {
         this.sandbox,
         { ...request, prepared: this.prepared },
         async (reporter, control) => {
-          const watchdog = synchronous ? this.sync?.watchdog : undefined;
-          this.context.sink = {
-            ...reporter,
-            code: new GuestCode(() => this.prepared),
-            // The synchronous watchdog counts it too, since it reads the isolate's clock.
-            spend: (ms) => {
-              reporter.spend?.(ms);
-              watchdog?.spend(ms);
-            },
-          };
           const config = preludeRunConfig(request.limits, undefined);
           const args: CallArguments = [this.namespace.derefInto(), request.kind, request.inputJson, config];
-          if (synchronous) return this.callSynchronously(args, request.limits, control);
+          const code = new GuestCode(() => this.prepared);
+          if (synchronous) return this.callSynchronously(args, request.limits, reporter, code, control);
+          this.context.sink = { ...reporter, code };
           return (await this.prelude.callInstance.apply(undefined, args, COPY_PROMISE)) as string;
         },
         () => this.context,
@@ -221,8 +215,39 @@ export class WarmIsolate {
    * host call), else the promise of it, waited for as an asynchronous call's would be. The
    * watchdog disposes the isolate of a call that outruns its budget, which ends it here.
    */
-  private async callSynchronously(args: CallArguments, limits: LimitValues, control: RunControl): Promise<string> {
+  private async callSynchronously(
+    args: CallArguments,
+    limits: LimitValues,
+    reporter: ContextRun,
+    code: GuestCode,
+    control: RunControl,
+  ): Promise<string> {
     const { watchdog, slot } = this.sync!;
+    // The call's console lines, warnings and host-call requests reach this thread as tasks, after
+    // the synchronous call: the answer waits for as many as the prelude counted (an asynchronous
+    // call's answer comes after them by itself, from the same queue).
+    const arrivals = new Arrivals();
+    this.context.sink = {
+      ...reporter,
+      code,
+      onConsole: (level, text) => {
+        reporter.onConsole(level, text);
+        arrivals.arrived();
+      },
+      onWarning: (budget, fraction) => {
+        reporter.onWarning(budget, fraction);
+        arrivals.arrived();
+      },
+      request: (id, name, argsJson) => {
+        reporter.request?.(id, name, argsJson);
+        arrivals.arrived();
+      },
+      // Time the isolate's clock does not count: the watchdog counts it as the run does.
+      spend: (ms) => {
+        reporter.spend?.(ms);
+        watchdog.spend(ms);
+      },
+    };
     const budget = {
       cpuStartNs: control.cpuStartNs,
       cpuTimeMs: limits.cpuTimeMs,
@@ -231,18 +256,35 @@ export class WarmIsolate {
       startedAt: Date.now() - control.elapsedMs(),
     };
     const seq = watchdog.begin(slot, budget);
-    let answer: string | null;
+    let taken: string | null = null;
+    let thrown: { error: unknown } | undefined;
     try {
       this.prelude.startCall.applySync(undefined, args);
-      answer = this.prelude.takeAnswer.applySync(undefined, [], COPY) as string | null;
+      taken = this.prelude.takeAnswer.applySync(undefined, [], COPY) as string | null;
+    } catch (error) {
+      thrown = { error };
     } finally {
       const trip = watchdog.end(seq, budget);
       if (trip) control.tripped(trip);
     }
+    if (thrown) {
+      // Its messages first: as many as the prelude counted, or, from an isolate the watchdog
+      // disposed, what the queue holds (isolated-vm's tasks for this thread run in the event loop's
+      // poll phase, between two turns of setImmediate).
+      if (this.sandbox.isolate.isDisposed) {
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+      } else {
+        await arrivals.all(this.prelude.sentToHost.applySync(undefined, [], COPY) as number);
+      }
+      throw thrown.error;
+    }
     // Warnings due and budgets run out while no timer could fire.
     control.poll();
-    if (answer !== null) return answer;
-    return (await this.prelude.waitAnswer.apply(undefined, [], COPY_PROMISE)) as string;
+    if (taken === null) return (await this.prelude.waitAnswer.apply(undefined, [], COPY_PROMISE)) as string;
+    const colon = taken.indexOf(":");
+    await arrivals.all(Number(taken.slice(0, colon)));
+    return taken.slice(colon + 1);
   }
 
   /** Releases the isolate. */
@@ -262,5 +304,35 @@ export class WarmIsolate {
       }
     }
     this.sandbox.dispose();
+  }
+}
+
+/**
+ * Counts the messages of a synchronous call that reached this thread, and waits for a number of
+ * them. They are queued before the wait begins, so they come; a second bounds the wait all the
+ * same, since a wait without end would hold the instance and its caller for good.
+ */
+class Arrivals {
+  private count = 0;
+  private expected = 0;
+  private wake: (() => void) | undefined;
+
+  /** One more message arrived. */
+  arrived(): void {
+    this.count++;
+    if (this.count >= this.expected) this.wake?.();
+  }
+
+  /** Resolves once `expected` messages have arrived. */
+  all(expected: number): Promise<void> {
+    if (this.count >= expected) return Promise.resolve();
+    this.expected = expected;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1_000);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }
