@@ -1,0 +1,88 @@
+// V8 makes a short warm call synchronously when its CPU budget is at most 100 ms
+// (src/engine/v8/instance.ts), asynchronously above: the same calls under both budgets must give
+// the same results, console lines, warnings and datastore effects.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createRuntime, type RunResult, type Runtime } from "../../src/index.js";
+
+/** Each case's module, called three times with 1, 2 and 3. */
+const CASES: Record<string, string> = {
+  "console lines and a value": `export default (n) => { console.log("a", n); console.warn({ b: [1, 2] }); console.error("c"); return { n, list: [n, n + 1] } }`,
+  "an Error thrown": `export default () => { console.log("before"); throw new TypeError("bad input") }`,
+  "a string thrown": `export default () => { throw "plain" }`,
+  "a rejected promise": `export default async () => { await null; return Promise.reject(new RangeError("later")) }`,
+  "a timer": `export default async (n) => { await new Promise((r) => setTimeout(r, 5)); console.log("woke"); return n * 2 }`,
+  "eval and Function": `export default (n) => eval("n + 1") + new Function("x", "return x * 3")(n)`,
+  "a result over the value-size limit": `export default () => "x".repeat(20000)`,
+  "recursion past the limit": `export default () => { const f = (d) => f(d + 1); return f(0) }`,
+  "instructions past the budget": `export default () => { let i = 0; for (;;) i++ }`,
+  "memory past the limit": `export default () => { const a = []; for (;;) a.push(new Array(100000).fill(1)) }`,
+  "a datastore write awaited, then read": `export default async (n) => { const d = datastore("t"); await d.set("k" + n, n); return d.get("k" + n) }`,
+  "a datastore write not awaited": `export default (n) => { datastore("u").set("k", n); return "sent" }`,
+  "a warning at the instruction budget's threshold": `export default () => { let s = 0; for (let i = 0; i < 9000; i++) s += i; return s }`,
+  undefined: `export default () => {}`,
+};
+
+const LIMITS = {
+  timeoutMs: 5000,
+  maxValueBytes: 10000,
+  maxRecursionDepth: 200,
+  maxInstructions: 10000,
+  memoryBytes: "32MB",
+};
+
+interface Seen {
+  result: { ok: true; value: unknown } | { ok: false; code: string; message: string };
+  lines: string[];
+  warnings: string[];
+}
+
+describe("v8 warm calls: synchronous and asynchronous alike", () => {
+  let runtime: Runtime;
+  const warnings: string[] = [];
+  before(async () => {
+    runtime = await createRuntime({ engine: "v8", poolSize: 1, limits: LIMITS, datastore: "memory:" });
+    runtime.on("warning", (event: { budget: string }) => warnings.push(event.budget));
+  });
+  after(async () => {
+    await runtime.close();
+  });
+
+  /** Three calls of a fresh app under a CPU budget, and what the datastore kept. */
+  async function observe(source: string, cpuTimeMs: number): Promise<{ calls: Seen[]; stored: unknown }> {
+    const store = await runtime.load(
+      `export default async (clear) => { const d = datastore("u"); if (clear) await d.delete("k"); return d.get("k") }`,
+    );
+    await store.call(true);
+    const app = await runtime.load(source, { instances: 1, limits: { cpuTimeMs } });
+    const calls: Seen[] = [];
+    try {
+      // The first call of an instance is always asynchronous; the later ones are what differs.
+      for (let i = 1; i <= 3; i++) {
+        const lines: string[] = [];
+        warnings.length = 0;
+        const result: RunResult = await app.call(i, { onConsole: (level, text) => lines.push(`${level} ${text}`) });
+        calls.push({
+          result: result.ok
+            ? { ok: true, value: result.value }
+            : { ok: false, code: result.error.code, message: result.error.message },
+          lines,
+          warnings: [...warnings],
+        });
+      }
+      const stored = await store.call(false);
+      return { calls, stored: stored.ok ? stored.value : stored.error.message };
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  }
+
+  for (const [name, source] of Object.entries(CASES)) {
+    test(name, async () => {
+      const synchronous = await observe(source, 100);
+      const asynchronous = await observe(source, 150);
+      assert.deepEqual(synchronous, asynchronous);
+    });
+  }
+});
