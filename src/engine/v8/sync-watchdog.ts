@@ -214,6 +214,9 @@ export class SyncWatchdog {
         while (!ended && !this.disposed && Atomics.load(this.ints, RUNNING) === 0) {
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
+      } catch {
+        // The loop could not start (its isolate gone, say): calls stay asynchronous, and the
+        // next restart tries again.
       } finally {
         this.restarting--;
       }
