@@ -5,7 +5,8 @@
  * Warden v8 vs raw isolated-vm `reference.apply` on a warm context (an isolate
  * made once, in this process) and vs the same behind a process boundary (the
  * isolate in a child process, one `process.send` each way: the floor of keeping
- * isolates out of the host, as Warden does), Warden quickjs vs raw quickjs-emscripten
+ * isolates out of the host, as Warden does), and Warden v8 again under a 50 ms CPU budget (its
+ * short calls then run synchronously in the sandbox process), Warden quickjs vs raw quickjs-emscripten
  * `context.callFunction` on a warm context on this thread;
  * (b) calls/s with 64 calls in flight: Warden v8 and Warden quickjs (the
  * engine's default instances) vs the raw peers at their best configuration here (raw
@@ -62,6 +63,8 @@ export default {
 `;
 
 const IN_FLIGHT = 64;
+/** The CPU budget of the Warden rows whose V8 calls run synchronously (warden serve's default). */
+const SHORT_CPU_MS = 50;
 /** Each throughput point stops starting calls after this many calls or this long, whichever comes first. */
 const MAX_CALLS = 20_000;
 const MAX_MS = 1000;
@@ -304,6 +307,11 @@ export async function main(): Promise<void> {
       runtime.load(source, { filename: "warm.js", ...(env ? { env } : {}) });
 
     const wardenV8 = open(wardenCaller(await load(v8, INCREMENT)));
+    // Under a CPU budget of at most 100 ms (warden serve's is 50 ms), V8 makes a short warm call
+    // synchronously in its sandbox process (docs/engines.md); the default budget (10 s) does not.
+    const wardenV8Short = open(
+      wardenCaller(await v8.load(INCREMENT, { filename: "warm.js", limits: { cpuTimeMs: SHORT_CPU_MS } })),
+    );
     const wardenQuickJS = open(wardenCaller(await load(quickjs, INCREMENT)));
     const rawIvm: Record<number, Caller> = { 1: open(rawIsolatedVm(1)), [CPUS]: open(rawIsolatedVm(CPUS)) };
     const inProcesses = async (count: number): Promise<Caller> => {
@@ -325,6 +333,7 @@ export async function main(): Promise<void> {
       rawV8: await sequential(rawIvm[1]!),
       rawV8Process: await sequential(rawIvmProcesses[1]!),
       wardenV8: await sequential(wardenV8),
+      wardenV8Short: await sequential(wardenV8Short),
       rawQuickJS: await sequential(rawQuickJS),
       rawQuickJSThread: await sequential(rawQuickJSWorkers[1]!),
       wardenQuickJS: await sequential(wardenQuickJS),
@@ -338,6 +347,11 @@ export async function main(): Promise<void> {
     };
     pair("v8 (raw: isolated-vm reference.apply, warm context)", latency.rawV8, latency.wardenV8);
     pair("v8 (raw: the same in a child process, process.send)", latency.rawV8Process, latency.wardenV8);
+    pair(
+      `v8, Warden under a ${SHORT_CPU_MS} ms CPU budget (synchronous calls; raw: in a child process)`,
+      latency.rawV8Process,
+      latency.wardenV8Short,
+    );
     pair("quickjs (raw: callFunction, warm context, this thread)", latency.rawQuickJS, latency.wardenQuickJS);
     pair("quickjs (raw: the same on a worker thread)", latency.rawQuickJSThread, latency.wardenQuickJS);
     printTable(
@@ -359,6 +373,7 @@ export async function main(): Promise<void> {
       rawIvmProcess1: await throughputOf(rawIvmProcesses[1]!),
       rawIvmProcessN: await throughputOf(rawIvmProcesses[CPUS]!),
       wardenV8: await throughputOf(wardenV8),
+      wardenV8Short: await throughputOf(wardenV8Short),
       rawQuickJSHere: await throughputOf(rawQuickJS),
       rawQuickJS1: await throughputOf(rawQuickJSWorkers[1]!),
       rawQuickJSN: await throughputOf(rawQuickJSWorkers[CPUS]!),
@@ -386,6 +401,14 @@ export async function main(): Promise<void> {
           "",
           rate(figures.wardenV8),
           ratio(figures.wardenV8, bestV8Process),
+        ],
+        [
+          `v8, Warden under a ${SHORT_CPU_MS} ms CPU budget (raw: in child processes)`,
+          rate(figures.rawIvmProcess1),
+          rate(figures.rawIvmProcessN),
+          "",
+          rate(figures.wardenV8Short),
+          ratio(figures.wardenV8Short, bestV8Process),
         ],
         [
           "quickjs (raw: worker threads / this thread)",
