@@ -1,6 +1,7 @@
 // V8 makes a short warm call synchronously when its CPU budget is at most 100 ms
-// (src/engine/v8/instance.ts), asynchronously above: the same calls under both budgets must give
-// the same results, console lines, warnings and datastore effects.
+// (src/engine/v8/instance.ts), asynchronously above: the same calls and Workers-style fetches
+// under both budgets must give the same results, responses, console lines, warnings and datastore
+// effects.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createRuntime, type RunResult, type Runtime } from "../../src/index.js";
@@ -29,6 +30,29 @@ const LIMITS = {
   maxRecursionDepth: 200,
   maxInstructions: 10000,
   memoryBytes: "32MB",
+};
+
+/** Workers-style modules, each fetched three times with a POST of a JSON body and headers. */
+const FETCH_CASES: Record<string, string> = {
+  "a request read whole, a response with headers and a status": `export default { async fetch(request, env) {
+    const body = await request.json();
+    console.log(request.method, new URL(request.url).pathname, request.headers.get("x-n"));
+    return new Response(JSON.stringify({ body, env }), { status: 201, statusText: "Made", headers: { "x-a": "1", "set-cookie": "a=1" } });
+  } };`,
+  "Response.json, a string and plain data": `export default async (request) => {
+    const n = Number(request.headers.get("x-n"));
+    return n === 1 ? Response.json({ n }) : n === 2 ? "text " + n : { n, list: [n] };
+  };`,
+  "a streamed response": `export default { fetch() {
+    const chunks = ["a", "b", "c"];
+    return new Response(new ReadableStream({ pull(c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(new TextEncoder().encode(next)); } }));
+  } };`,
+  waitUntil: `let done = 0; export default { fetch(request, env, ctx) {
+    ctx.waitUntil(new Promise((r) => setTimeout(r, 5)).then(() => { done++; console.log("waited", done); }));
+    return new Response("done " + done);
+  } };`,
+  "a thrown error": `export default { fetch() { console.log("failing"); throw new Error("no") } };`,
+  "a body over the value-size limit": `export default { fetch() { return new Response("x".repeat(20000)) } };`,
 };
 
 interface Seen {
@@ -82,6 +106,47 @@ describe("v8 warm calls: synchronous and asynchronous alike", () => {
     test(name, async () => {
       const synchronous = await observe(source, 100);
       const asynchronous = await observe(source, 150);
+      assert.deepEqual(synchronous, asynchronous);
+    });
+  }
+
+  /** Three fetches of a fresh app under a CPU budget: each response (or error) and console lines. */
+  async function observeFetch(source: string, cpuTimeMs: number): Promise<unknown[]> {
+    const app = await runtime.load(source, { instances: 1, limits: { cpuTimeMs }, env: { region: "test" } });
+    const seen: unknown[] = [];
+    try {
+      for (let i = 1; i <= 3; i++) {
+        const lines: string[] = [];
+        const request = new Request(`http://app.test/path/${i}?q=${i}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-n": String(i) },
+          body: JSON.stringify({ i }),
+        });
+        try {
+          const response = await app.fetch(request, { onConsole: (level, text) => lines.push(`${level} ${text}`) });
+          seen.push({
+            status: response.status,
+            statusText: response.statusText,
+            headers: [...response.headers],
+            body: await response.text(),
+            lines,
+          });
+        } catch (error) {
+          seen.push({ error: (error as { code?: string }).code, message: (error as Error).message, lines });
+        }
+      }
+      // What waitUntil's promises did after their calls answered.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return seen;
+    } finally {
+      await app.close();
+    }
+  }
+
+  for (const [name, source] of Object.entries(FETCH_CASES)) {
+    test(`fetch: ${name}`, async () => {
+      const synchronous = await observeFetch(source, 100);
+      const asynchronous = await observeFetch(source, 150);
       assert.deepEqual(synchronous, asynchronous);
     });
   }
