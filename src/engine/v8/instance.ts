@@ -255,7 +255,7 @@ export class WarmIsolate {
       timeoutMs: limits.timeoutMs,
       startedAt: Date.now() - control.elapsedMs(),
     };
-    const seq = watchdog.begin(slot, budget);
+    watchdog.begin(slot, budget);
     let taken: string | null = null;
     let thrown: { error: unknown } | undefined;
     try {
@@ -264,7 +264,7 @@ export class WarmIsolate {
     } catch (error) {
       thrown = { error };
     } finally {
-      const trip = watchdog.end(seq, budget);
+      const trip = watchdog.end(budget, this.sandbox.isolate);
       if (trip) control.tripped(trip);
     }
     if (thrown) {

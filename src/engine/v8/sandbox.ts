@@ -282,6 +282,10 @@ export class IsolateSandbox {
     this.scripts.clear();
     this.spare?.then((c) => c.release()).catch(() => {});
     this.spare = undefined;
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+    try {
+      if (!this.isolate.isDisposed) this.isolate.dispose();
+    } catch {
+      // Disposed meanwhile by another thread (the synchronous watchdog, sync-watchdog.ts).
+    }
   }
 }

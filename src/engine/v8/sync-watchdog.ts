@@ -8,17 +8,24 @@ import type { WatchdogTrip } from "../watchdog.js";
 const PERIOD_MS = 5;
 
 // The shared state, as Int32 fields then Float64 fields (see LOOP_SOURCE).
-const ACTIVE = 0; // slot of the isolate in a synchronous call, or -1
-const SEQ = 1; // number of the latest call, bumped by each begin
-const TRIPPED = 2; // 0, or the budget the watchdog enforced: 1 CPU, 2 wall clock
-const TRIP_SEQ = 3; // the call it enforced it on
+const ACTIVE = 0; // the number of the synchronous call in progress; IDLE, or CLAIMED by the watchdog
+const SLOT = 1; // the slot of that call's isolate
+const TRIPPED = 2; // the budget the watchdog enforces on a call it claimed: 1 CPU, 2 wall clock
 const STOP = 4; // 1: the loop returns (to take another set of isolates)
 const RUNNING = 5; // 1 while the loop runs
 const INTS = 8;
+const IDLE = 0;
+/**
+ * ACTIVE once the watchdog has taken the call in progress to stop it. Taken with a
+ * compare-and-exchange on the call's number, and given back by the main thread's exchange as the
+ * call ends: whichever comes first decides, so a call that ends as its budget runs out is either
+ * answered or stopped, never both, and the stop never lands on the next call.
+ */
+const CLAIMED = -1;
 const CPU_START = 0; // the isolate's cpuTime at the call's start, in ns
 const CPU_LIMIT = 1; // the call's CPU budget in ns (Infinity: none)
 const DEADLINE = 2; // Date.now() at which the call's wall clock runs out (Infinity: never)
-const OBSERVED = 3; // the CPU milliseconds the call had used when the watchdog enforced a budget
+const OBSERVED = 3; // the CPU milliseconds the call had used when the watchdog claimed it
 const HOST = 4; // ns the main thread spent in the call's synchronous callbacks (not on the isolate's clock)
 
 /**
@@ -34,17 +41,15 @@ const LOOP_SOURCE = `(function (shared) {
   const targets = [];
   for (let i = 1; i + 1 < arguments.length; i += 2) targets[arguments[i]] = arguments[i + 1];
   Atomics.store(ints, ${RUNNING}, 1);
-  let enforced = 0;
   for (;;) {
     if (Atomics.load(ints, ${STOP}) === 1) {
       Atomics.store(ints, ${RUNNING}, 0);
       return;
     }
-    const slot = Atomics.load(ints, ${ACTIVE});
-    const seq = Atomics.load(ints, ${SEQ});
-    const target = slot >= 0 && seq !== enforced ? targets[slot] : undefined;
+    const call = Atomics.load(ints, ${ACTIVE});
+    const target = call > ${IDLE} ? targets[Atomics.load(ints, ${SLOT})] : undefined;
     if (target === undefined) {
-      Atomics.wait(ints, ${ACTIVE}, slot, ${PERIOD_MS});
+      Atomics.wait(ints, ${ACTIVE}, call, ${PERIOD_MS});
       continue;
     }
     let usedNs;
@@ -55,18 +60,19 @@ const LOOP_SOURCE = `(function (shared) {
     }
     const cpuLeftMs = (floats[${CPU_LIMIT}] - usedNs) / 1e6;
     const wallLeftMs = floats[${DEADLINE}] - Date.now();
-    if ((cpuLeftMs <= 0 || wallLeftMs <= 0) && Atomics.load(ints, ${SEQ}) === seq && Atomics.load(ints, ${ACTIVE}) === slot) {
-      enforced = seq;
+    if (cpuLeftMs <= 0 || wallLeftMs <= 0) {
+      // Written before the claim, read by the main thread only after it (end()).
       floats[${OBSERVED}] = usedNs / 1e6;
-      Atomics.store(ints, ${TRIP_SEQ}, seq);
       Atomics.store(ints, ${TRIPPED}, cpuLeftMs <= 0 ? 1 : 2);
-      try {
-        target.dispose();
-      } catch {}
+      if (Atomics.compareExchange(ints, ${ACTIVE}, call, ${CLAIMED}) === call) {
+        try {
+          target.dispose();
+        } catch {}
+      }
       continue;
     }
     // CPU time cannot grow faster than wall time: nothing can run out before the nearer budget.
-    Atomics.wait(ints, ${SEQ}, seq, Math.max(0, Math.min(cpuLeftMs, wallLeftMs, ${PERIOD_MS})));
+    Atomics.wait(ints, ${ACTIVE}, call, Math.max(0, Math.min(cpuLeftMs, wallLeftMs, ${PERIOD_MS})));
   }
 })`;
 
@@ -106,9 +112,10 @@ export class SyncWatchdog {
   private restarts: Promise<void> = Promise.resolve();
   private restarting = 0;
   private disposed = false;
+  /** The number of the latest synchronous call. */
+  private call = 0;
 
   constructor() {
-    this.ints[ACTIVE] = -1;
     const context = this.isolate.createContextSync();
     this.loop = context.evalSync(LOOP_SOURCE, { reference: true }) as SyncWatchdog["loop"];
   }
@@ -134,16 +141,18 @@ export class SyncWatchdog {
   /**
    * A synchronous call on `slot`'s isolate starts now. Only writes to the shared memory: the
    * loop sees the call within {@link PERIOD_MS}, before the call can have run out of anything.
+   * Returns the call's number, for {@link end}.
    */
   begin(slot: number, budget: SyncBudget): number {
     this.floats[CPU_START] = budget.cpuStartNs;
     this.floats[HOST] = 0;
     this.floats[CPU_LIMIT] = budget.cpuTimeMs > 0 ? budget.cpuTimeMs * 1e6 : Infinity;
     this.floats[DEADLINE] = budget.wallLeftMs > 0 ? Date.now() + budget.wallLeftMs : Infinity;
-    const seq = (this.ints[SEQ]! + 1) | 0;
-    Atomics.store(this.ints, SEQ, seq);
-    Atomics.store(this.ints, ACTIVE, slot);
-    return seq;
+    this.ints[SLOT] = slot;
+    // Numbers stay positive: IDLE and CLAIMED are not calls.
+    this.call = this.call >= 0x7fffffff ? 1 : this.call + 1;
+    Atomics.store(this.ints, ACTIVE, this.call);
+    return this.call;
   }
 
   /**
@@ -151,17 +160,21 @@ export class SyncWatchdog {
    * code, say), time the isolate's CPU clock does not count: it counts against the call's budget.
    */
   spend(ms: number): void {
-    if (Atomics.load(this.ints, ACTIVE) >= 0) this.floats[HOST]! += ms * 1e6;
+    if (Atomics.load(this.ints, ACTIVE) > IDLE) this.floats[HOST]! += ms * 1e6;
   }
 
-  /** The call `seq` is over: the budget the watchdog enforced on it, if it did (its isolate is then disposed). */
-  end(seq: number, budget: SyncBudget): WatchdogTrip | undefined {
-    Atomics.store(this.ints, ACTIVE, -1);
-    const tripped = Atomics.load(this.ints, TRIPPED);
-    if (tripped === 0 || Atomics.load(this.ints, TRIP_SEQ) !== seq) return undefined;
-    Atomics.store(this.ints, TRIPPED, 0);
+  /**
+   * The call on `isolate` is over: the budget the watchdog enforced on it, if it claimed it first
+   * (it disposes the isolate then, whatever the call answered).
+   */
+  end(budget: SyncBudget, isolate: ivm.Isolate): WatchdogTrip | undefined {
+    if (Atomics.exchange(this.ints, ACTIVE, IDLE) !== CLAIMED) return undefined;
+    // The watchdog disposes the isolate right after its claim: wait for it (briefly), so that
+    // nothing of the call's end touches an isolate another thread is disposing.
+    const until = Date.now() + 100;
+    while (!isolate.isDisposed && Date.now() < until) Atomics.wait(this.ints, STOP, 0, 1);
     const observed = Math.round(this.floats[OBSERVED]!);
-    if (tripped === 1) return { kind: "cpu", limit: budget.cpuTimeMs, observed };
+    if (Atomics.load(this.ints, TRIPPED) === 1) return { kind: "cpu", limit: budget.cpuTimeMs, observed };
     return { kind: "timeout", limit: budget.timeoutMs, observed: Math.round(Date.now() - budget.startedAt) };
   }
 
@@ -183,7 +196,6 @@ export class SyncWatchdog {
     this.disposed = true;
     Atomics.store(this.ints, STOP, 1);
     Atomics.notify(this.ints, ACTIVE);
-    Atomics.notify(this.ints, SEQ);
     const deadline = Date.now() + 100;
     while (Atomics.load(this.ints, RUNNING) === 1 && Date.now() < deadline) Atomics.wait(this.ints, RUNNING, 1, 10);
   }
@@ -191,7 +203,6 @@ export class SyncWatchdog {
   private async stop(): Promise<void> {
     Atomics.store(this.ints, STOP, 1);
     Atomics.notify(this.ints, ACTIVE);
-    Atomics.notify(this.ints, SEQ);
     await this.running;
     Atomics.store(this.ints, STOP, 0);
   }
