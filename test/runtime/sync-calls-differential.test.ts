@@ -14,10 +14,13 @@ const CASES: Record<string, string> = {
   "a rejected promise": `export default async () => { await null; return Promise.reject(new RangeError("later")) }`,
   "a timer": `export default async (n) => { await new Promise((r) => setTimeout(r, 5)); console.log("woke"); return n * 2 }`,
   "eval and Function": `export default (n) => eval("n + 1") + new Function("x", "return x * 3")(n)`,
-  "a result over the value-size limit": `export default () => "x".repeat(20000)`,
-  "recursion past the limit": `export default () => { const f = (d) => f(d + 1); return f(0) }`,
-  "instructions past the budget": `export default () => { let i = 0; for (;;) i++ }`,
-  "memory past the limit": `export default () => { const a = []; for (;;) a.push(new Array(100000).fill(1)) }`,
+  // The limits end the third call only: a limit recycles the instance, whose next call is a first
+  // call again (asynchronous), so the first two are short ones.
+  "a result over the value-size limit": `export default (n) => n < 3 ? n : "x".repeat(20000)`,
+  "recursion past the limit": `export default (n) => { const f = (d) => f(d + 1); return n < 3 ? n : f(0) }`,
+  "instructions past the budget": `export default (n) => { let i = 0; if (n === 3) for (;;) i++; return n }`,
+  // 8 MB at a time: the memory limit, far from the CPU budget however busy the machine.
+  "memory past the limit": `export default (n) => { const a = []; if (n === 3) for (;;) a.push(new Uint8Array(8 << 20)); return n }`,
   "a datastore write awaited, then read": `export default async (n) => { const d = datastore("t"); await d.set("k" + n, n); return d.get("k" + n) }`,
   "a datastore write not awaited": `export default (n) => { datastore("u").set("k", n); return "sent" }`,
   "a warning at the instruction budget's threshold": `export default () => { let s = 0; for (let i = 0; i < 9000; i++) s += i; return s }`,
