@@ -47,8 +47,9 @@ function rawGuestError(error: unknown): { name: string; message: string; stack: 
  * the isolate's heap after the run. `body` does the engine work (take a
  * context, compile, evaluate or call) and returns the prelude's finish answer
  * (`status + "\n" + json`); it gets the run's reporter, whose warnings fire
- * once per budget, and the run's {@link RunControl}. `context` gives the context in use, if any, for the
- * prelude's status after a failure. The caller owns the isolate and context.
+ * once per budget, and the run's {@link RunControl}. `context` gives the
+ * context in use, if any, for the prelude's status after a failure. The caller
+ * owns the isolate and context.
  * Shared by fresh runs (`isolate-runner.ts`) and warm instances (`instance.ts`).
  */
 export async function superviseRun(
