@@ -58,6 +58,14 @@ describe("v8: synchronous warm calls", () => {
     return instance.call({ ...reporter, kind: "call", inputJson: JSON.stringify(input), limits: limitsOf(options) });
   }
 
+  /** An instance whose next call is synchronous: its first call is not, and the first two are short. */
+  async function warmed(options: LimitOptions = LIMITS): Promise<EngineInstance> {
+    const instance = await loaded(options);
+    await call(instance, { work: "count" }, options);
+    await call(instance, { work: "count" }, options);
+    return instance;
+  }
+
   async function value(instance: EngineInstance, input: unknown): Promise<unknown> {
     const outcome = await call(instance, input);
     assert.ok(outcome.ok, outcome.ok ? "" : outcome.error.message);
@@ -92,10 +100,8 @@ describe("v8: synchronous warm calls", () => {
 
   test("the host's time instrumenting eval's code in a synchronous call counts against its CPU budget", async () => {
     const options: LimitOptions = { ...LIMITS, timeoutMs: "20s" };
-    const instance = await loaded(options);
+    const instance = await warmed(options);
     try {
-      await call(instance, { work: "count" }, options);
-      await call(instance, { work: "count" }, options);
       const outcome = await call(instance, { work: "evals" }, options);
       assert.ok(!outcome.ok && isLimitExceeded(outcome.error), "a limit error");
       assert.equal(outcome.error.kind, "cpu");
@@ -111,10 +117,8 @@ describe("v8: synchronous warm calls", () => {
   test("a call blocked without using CPU is stopped at its wall-clock budget", async () => {
     // isolated-vm counts a thread blocked in an isolate as CPU time: the wall clock runs out first.
     const options: LimitOptions = { ...LIMITS, timeoutMs: "60ms" };
-    const instance = await loaded(options);
+    const instance = await warmed(options);
     try {
-      await call(instance, { work: "count" }, options);
-      await call(instance, { work: "count" }, options);
       const started = performance.now();
       const outcome = await call(instance, { work: "block" }, options);
       const elapsed = performance.now() - started;
@@ -148,9 +152,8 @@ describe("v8: synchronous warm calls", () => {
   });
 
   test("a call's console lines all reach the host: with its answer, its exception or its limit", async () => {
-    const instance = await loaded();
+    const instance = await warmed();
     try {
-      await call(instance, { work: "count" });
       for (const then of ["answer", "throw", "regexp"]) {
         const lines: string[] = [];
         const outcome = await call(instance, { work: "log", lines: 3, then }, LIMITS, {
@@ -166,10 +169,8 @@ describe("v8: synchronous warm calls", () => {
   });
 
   test("a call past the warning threshold of its CPU budget warns", async () => {
-    const instance = await loaded();
+    const instance = await warmed();
     try {
-      await call(instance, { work: "count" });
-      await call(instance, { work: "count" });
       const warnings: string[] = [];
       const outcome = await call(instance, { work: "spin", ms: 70 }, LIMITS, {
         ...quiet,

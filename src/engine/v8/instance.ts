@@ -132,28 +132,14 @@ export class WarmIsolate {
       return { outcome };
     }
     const api = context.api;
-    const take = <T extends (...args: never[]) => unknown>(name: string) =>
-      api.get(name, { reference: true }) as Promise<PreludeFunction<T>>;
-    const [callInstance, startCall, takeAnswer, waitAnswer, sentToHost] = await Promise.all([
-      take<WarmIsolate["prelude"]["callInstance"] extends PreludeFunction<infer F> ? F : never>("callInstance"),
-      take<WarmIsolate["prelude"]["startCall"] extends PreludeFunction<infer F> ? F : never>("startCall"),
-      take<() => string | null>("takeAnswer"),
-      take<() => string>("waitAnswer"),
-      take<() => number>("sentToHost"),
-    ]);
+    const names = ["callInstance", "startCall", "takeAnswer", "waitAnswer", "sentToHost"] as const;
+    const references = await Promise.all(names.map((name) => api.get(name, { reference: true })));
+    const prelude = Object.fromEntries(names.map((name, i) => [name, references[i]])) as WarmIsolate["prelude"];
     const { syncWatchdog } = request;
     const sync = syncWatchdog ? { watchdog: syncWatchdog, slot: await syncWatchdog.add(sandbox.isolate) } : undefined;
     return {
       outcome,
-      instance: new WarmIsolate(
-        sandbox,
-        context,
-        module,
-        module.namespace,
-        { callInstance, startCall, takeAnswer, waitAnswer, sentToHost },
-        prepared,
-        sync,
-      ),
+      instance: new WarmIsolate(sandbox, context, module, module.namespace, prelude, prepared, sync),
     };
   }
 

@@ -194,15 +194,19 @@ export class SyncWatchdog {
    */
   stopForExit(): void {
     this.disposed = true;
-    Atomics.store(this.ints, STOP, 1);
-    Atomics.notify(this.ints, ACTIVE);
+    this.askToStop();
     const deadline = Date.now() + 100;
     while (Atomics.load(this.ints, RUNNING) === 1 && Date.now() < deadline) Atomics.wait(this.ints, RUNNING, 1, 10);
   }
 
-  private async stop(): Promise<void> {
+  /** Tells the loop to return, and wakes it if it sleeps. */
+  private askToStop(): void {
     Atomics.store(this.ints, STOP, 1);
     Atomics.notify(this.ints, ACTIVE);
+  }
+
+  private async stop(): Promise<void> {
+    this.askToStop();
     await this.running;
     Atomics.store(this.ints, STOP, 0);
   }
